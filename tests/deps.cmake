@@ -1,0 +1,1 @@
+# Per-suite extra link dependencies. Keep each block guarded by if(TARGET ...).

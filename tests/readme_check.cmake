@@ -1,0 +1,16 @@
+# Fails when the README's opening C++ example differs from examples/quickstart.cpp
+# (whose leading // comment lines are not part of the README copy).
+file(READ "${ROOT}/README.md" readme)
+string(FIND "${readme}" "```cpp\n" start)
+if(start EQUAL -1)
+  message(FATAL_ERROR "README.md has no ```cpp block")
+endif()
+math(EXPR start "${start} + 7")
+string(SUBSTRING "${readme}" ${start} -1 rest)
+string(FIND "${rest}" "```" stop)
+string(SUBSTRING "${rest}" 0 ${stop} block)
+file(READ "${ROOT}/examples/quickstart.cpp" code)
+string(REGEX REPLACE "^(//[^\n]*\n)+" "" code "${code}")
+if(NOT block STREQUAL code)
+  message(FATAL_ERROR "README.md example and examples/quickstart.cpp differ")
+endif()

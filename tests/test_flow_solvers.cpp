@@ -92,3 +92,26 @@ TEST_CASE("rectified path and CFM loss") {
   Mat<double> zero;
   CHECK(flow::cfmLoss<double>(s.ut, s.ut, zero) == 0.0);
 }
+
+#include "symflow/flow/guidance.hpp"
+
+TEST_CASE("classifier-free guidance combines the two halves of one batched call") {
+  // Model: v = x * cond, with cond = 1 for the null half and 3 for the conditional half.
+  int calls = 0;
+  Index widthSeen = 0;
+  auto model = [&](const Mat<double>& x, double, Mat<double>& v) {
+    ++calls;
+    widthSeen = x.cols();
+    const Index b = x.cols() / 2;
+    v = x;
+    v.rightCols(b) *= 3.0;
+  };
+  auto g = flow::guided<double>(model, 2.0);
+  Mat<double> x(2, 3), v;
+  x << 1, 2, 3, 4, 5, 6;
+  g(x, 0.5, v);
+  CHECK(calls == 1);
+  CHECK(widthSeen == 6);
+  // (1 - 2) * x + 2 * 3x = 5x
+  CHECK((v - 5.0 * x).cwiseAbs().maxCoeff() < 1e-14);
+}

@@ -1,0 +1,425 @@
+// symflow/synth/kosc.hpp - the k-osc synthesizer of the paper's Task 1, its parameter layout
+// helpers and its seeded, random-access data stream.
+//
+// Shapes:   params  3k x B  (one sound per column, every entry nominally in [-1, 1])
+//           signals 1024 x B (one sound per column, 44.1 kHz)
+//
+// Parameter layout (flat, parameter-major, as the authors' code):
+//     row i        f_i  frequency of oscillator i          (i = 0 .. k-1)
+//     row k + i    a_i  amplitude of oscillator i
+//     row 2k + i   w_i  waveform shape of oscillator i
+// so oscillator i owns rows {i, k + i, 2k + i}. The token view (toTokens) is a 3 x (B k)
+// matrix, one oscillator per column (f_i, a_i, w_i), the k tokens of a sound contiguous:
+// the design's token-set layout, i.e. row i of the paper's (k, 3) view is token column i.
+//
+// Forward (paper.md "Exact definitions", numpy peer kosc_data.py), per oscillator i, all
+// three parameters clamped to [-1, 1] inside the synth only:
+//     u  = (f + 1) / 2,  asymmetric variant: u = (i + u) / k   (slice [i/k, (i+1)/k])
+//     Hz = 20 + 3980 u,  dt = Hz / 44100 (cycles per sample),  amp = (a + 1) / 2
+//     t  = frac(n dt),   n = 0 .. 1023   (phase starts at 0)
+//     sine   = -sin(2 pi t)
+//     saw    = 2 t - 1 - blep(t)
+//     square = (t <= 0.5 ? -1 : +1) - blep(t) + blep(frac(t + 1/2))
+//     blep(t) = 2x - x^2 - 1 with x = t/dt        if t < dt
+//               y^2 + 2y + 1 with y = (t - 1)/dt  if t > 1 - dt   (this branch wins)
+//               0 otherwise                                      (PolyBLEP)
+//     osc_i  = amp (clamp(-w, 0, 1) sine + (1 - |w|) square + clamp(w, 0, 1) saw)
+//     signal = (sum_i osc_i) / k          (MEAN over oscillators)
+// Note the definition's quirk, kept on purpose: at t == 0.5 exactly the square is -2 (the
+// naive -1 plus blep(0) = -1), a one-sample spike that float phases hit more often than
+// double ones.
+//
+// Vectorization: xsimd lanes over 16 (float) / 8 (double) consecutive samples of one sound,
+// all k oscillators accumulated in registers; the sine is skipped for oscillators whose sine
+// weight is 0 (w >= 0). Lanes over sounds measured 1.35x slower at k = 4, equal at k = 32
+// (bench/bench_kosc.cpp). The oscillators are summed in a canonical order (sorted by their
+// derived constants), so a permutation of the oscillators gives a bit-identical signal in
+// the symmetric variant; numpy sums in index order (differences are rounding-level).
+// The float path computes the phase exactly like numpy float32 (t = n*dt - floor(n*dt) with
+// dt rounded to float) and -sin(2 pi t) with an odd degree-11 polynomial after an exact range
+// reduction (abs error < 2.5e-7); the double path uses xsimd::sin and agrees with numpy float64
+// to ~1e-15. There is no backward: the synth is only used to make data and to score.
+//
+// Clamping: every parameter is clamped here (paper.md); the numpy peer clamps only f, which
+// makes a difference only for out-of-range amplitudes and shapes (model predictions).
+//
+// Data: KOscStream gives sound m of the training stream from Rng(seed).fork(kTrainDomain)
+// .fork(m), and sound m of the held-out test set from Rng(kTestSeed).fork(kTestDomain).fork(m):
+// random access by index (a stream position is an integer), and the two never share a
+// generator (different fork domains; see KOscStream).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <vector>
+#include <xsimd/xsimd.hpp>
+
+#include "symflow/core/rng.hpp"
+#include "symflow/core/types.hpp"
+
+namespace symflow::synth {
+
+/// Fixed settings of the k-osc task ([cfg] of the authors).
+struct KOscConstants {
+  static constexpr Index numSamples = 1024;
+  static constexpr double sampleRate = 44100.0;
+  static constexpr double minHz = 20.0;
+  static constexpr double maxHz = 4000.0;
+  static constexpr Index paramsPerOscillator = 3;
+  static constexpr Index numSpectrumBins = numSamples / 2 + 1;  // 513 rFFT bins
+};
+
+enum class KOscVariant {
+  Symmetric,   ///< every oscillator spans 20-4000 Hz (the oscillators are interchangeable)
+  Asymmetric,  ///< oscillator i spans the slice [i/k, (i+1)/k] of the range (identifiable order)
+};
+
+inline const char* toString(KOscVariant v) { return v == KOscVariant::Symmetric ? "sym" : "asym"; }
+inline KOscVariant kOscVariantFromString(const std::string& s) {
+  if (s == "sym" || s == "symmetric") return KOscVariant::Symmetric;
+  if (s == "asym" || s == "asymmetric") return KOscVariant::Asymmetric;
+  throw Error("k-osc: unknown variant '" + s + "' (expected sym or asym)");
+}
+
+/// Which of the three parameters of an oscillator a flat row holds.
+enum class KOscParam { Frequency = 0, Amplitude = 1, Shape = 2 };
+
+/// The flat parameter layout of k oscillators (names and index maps). A plain description
+/// for now; to be expressed through synth/param_spec.hpp once that exists.
+class KOscLayout {
+ public:
+  explicit KOscLayout(Index k) : k_(k) { require(k > 0, "k-osc: k must be positive"); }
+  Index numOscillators() const { return k_; }
+  Index numParams() const { return 3 * k_; }
+  /// Flat row of parameter `p` of oscillator i: p * k + i.
+  Index index(Index oscillator, KOscParam p) const { return Index(p) * k_ + oscillator; }
+  Index frequencyIndex(Index i) const { return index(i, KOscParam::Frequency); }
+  Index amplitudeIndex(Index i) const { return index(i, KOscParam::Amplitude); }
+  Index shapeIndex(Index i) const { return index(i, KOscParam::Shape); }
+  Index oscillatorOf(Index row) const { return row % k_; }
+  KOscParam paramOf(Index row) const { return KOscParam(row / k_); }
+  /// "freq_3", "amp_0", "shape_7": the flat row's name.
+  std::string name(Index row) const {
+    require(row >= 0 && row < numParams(), "k-osc: parameter row out of range");
+    static const char* kinds[3] = {"freq", "amp", "shape"};
+    return std::string(kinds[row / k_]) + "_" + std::to_string(row % k_);
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (Index r = 0; r < numParams(); ++r) out.push_back(name(r));
+    return out;
+  }
+
+ private:
+  Index k_;
+};
+
+/// Flat 3k x B -> token view 3 x (B k): column b k + i = (f_i, a_i, w_i) of sound b.
+template <class S> Mat<S> toTokens(const CMatRef<S>& flat, Index k) {
+  require(k > 0 && flat.rows() == 3 * k, "k-osc toTokens: params must have 3k rows");
+  const Index B = flat.cols();
+  Mat<S> tokens(3, B * k);
+  for (Index b = 0; b < B; ++b)
+    for (Index i = 0; i < k; ++i)
+      for (Index p = 0; p < 3; ++p) tokens(p, b * k + i) = flat(p * k + i, b);
+  return tokens;
+}
+
+/// Token view 3 x (B k) -> flat 3k x B (inverse of toTokens).
+template <class S> Mat<S> fromTokens(const CMatRef<S>& tokens, Index k) {
+  require(k > 0 && tokens.rows() == 3 && tokens.cols() % k == 0,
+          "k-osc fromTokens: tokens must be 3 x (B k)");
+  const Index B = tokens.cols() / k;
+  Mat<S> flat(3 * k, B);
+  for (Index b = 0; b < B; ++b)
+    for (Index i = 0; i < k; ++i)
+      for (Index p = 0; p < 3; ++p) flat(p * k + i, b) = tokens(p, b * k + i);
+  return flat;
+}
+
+/// Moves whole oscillators (all three rows) of every sound so that the raw frequency
+/// parameters f_0 <= f_1 <= ... (stable: equal frequencies keep their order). The
+/// "sorted labels" of the FFN (Sort) baseline. The sound is unchanged in the symmetric
+/// variant (the synth is invariant to oscillator permutations there).
+template <class S> Mat<S> sortedByFrequency(const CMatRef<S>& flat, Index k) {
+  require(k > 0 && flat.rows() == 3 * k, "k-osc sortedByFrequency: params must have 3k rows");
+  Mat<S> out(flat.rows(), flat.cols());
+  std::vector<Index> order(static_cast<size_t>(k));
+  for (Index b = 0; b < flat.cols(); ++b) {
+    std::iota(order.begin(), order.end(), Index(0));
+    std::stable_sort(order.begin(), order.end(),
+                     [&](Index x, Index y) { return flat(x, b) < flat(y, b); });
+    for (Index i = 0; i < k; ++i)
+      for (Index p = 0; p < 3; ++p) out(p * k + i, b) = flat(p * k + order[size_t(i)], b);
+  }
+  return out;
+}
+
+/// Applies the same oscillator permutation to every sound: new oscillator i = old perm[i].
+template <class S>
+Mat<S> permuteOscillators(const CMatRef<S>& flat, Index k, const std::vector<Index>& perm) {
+  require(k > 0 && flat.rows() == 3 * k && Index(perm.size()) == k,
+          "k-osc permuteOscillators: params must have 3k rows and perm k entries");
+  Mat<S> out(flat.rows(), flat.cols());
+  for (Index i = 0; i < k; ++i) {
+    const Index src = perm[size_t(i)];
+    require(src >= 0 && src < k, "k-osc permuteOscillators: index out of range");
+    for (Index p = 0; p < 3; ++p) out.row(p * k + i) = flat.row(p * k + src);
+  }
+  return out;
+}
+
+/// Fills a 3k x B matrix with i.i.d. U(-1, 1) draws, column by column (sound by sound),
+/// each entry from one rng.uniform() in double, then rounded to S.
+template <class S> void sampleUniformParams(Rng& rng, MatRef<S> params) {
+  for (Index b = 0; b < params.cols(); ++b)
+    for (Index r = 0; r < params.rows(); ++r) params(r, b) = S(rng.uniform(-1.0, 1.0));
+}
+template <class S> Mat<S> sampleUniformParams(Index k, Index B, Rng& rng) {
+  require(k > 0 && B >= 0, "k-osc sampleUniformParams: k must be positive");
+  Mat<S> p(3 * k, B);
+  sampleUniformParams<S>(rng, p);
+  return p;
+}
+
+namespace detail {
+
+/// -sin(2 pi t) for t in [0, 1). Float: exact reduction to r in [-1/4, 1/4] with
+/// -sin(2 pi t) = sin(2 pi r) (r = -t, t - 1/2 or 1 - t: each exact in floating point),
+/// then an odd degree-11 polynomial (least squares on Chebyshev nodes; |error| < 2.5e-7 in
+/// float arithmetic). Double: xsimd::sin (about 1 ulp), like numpy's -np.sin(2 pi t).
+template <class B> inline B negSinTwoPi(const B& t, float) {
+  const B quarter(0.25f), threeQuarters(0.75f);
+  const B r =
+      xsimd::select(t < quarter, -t, xsimd::select(t > threeQuarters, B(1.0f) - t, t - B(0.5f)));
+  const B r2 = r * r;
+  B p(-14.3368558883667f);
+  p = xsimd::fma(p, r2, B(41.999961853027344f));
+  p = xsimd::fma(p, r2, B(-76.70366668701172f));
+  p = xsimd::fma(p, r2, B(81.60520935058594f));
+  p = xsimd::fma(p, r2, B(-41.34170150756836f));
+  p = xsimd::fma(p, r2, B(6.2831854820251465f));
+  return p * r;
+}
+template <class B> inline B negSinTwoPi(const B& t, double) {
+  return -xsimd::sin(B(6.283185307179586476925) * t);
+}
+
+/// PolyBLEP residual (see the header comment); the t > 1 - dt branch wins like numpy's.
+template <class B> inline B polyBlep(const B& t, const B& dt, const B& invDt, const B& oneMinusDt) {
+  using S = typename B::value_type;
+  const B one(S(1));
+  const B x = t * invDt;
+  const B lo = x + x - x * x - one;
+  const B y = (t - one) * invDt;
+  const B hi = y * y + y + y + one;
+  return xsimd::select(t > oneMinusDt, hi, xsimd::select(t < dt, lo, B(S(0))));
+}
+
+}  // namespace detail
+
+/// The k-osc synthesizer: k oscillators, renders 3k x B parameters to 1024 x B signals.
+template <class S> class KOsc {
+ public:
+  using Batch = xsimd::batch<S>;
+  static constexpr Index numSamples = KOscConstants::numSamples;
+
+  explicit KOsc(Index k, KOscVariant variant = KOscVariant::Symmetric)
+      : layout_(k), variant_(variant) {}
+
+  Index numOscillators() const { return layout_.numOscillators(); }
+  Index numParams() const { return layout_.numParams(); }
+  KOscVariant variant() const { return variant_; }
+  bool asymmetric() const { return variant_ == KOscVariant::Asymmetric; }
+  const KOscLayout& layout() const { return layout_; }
+
+  /// Frequency in Hz of oscillator i for raw parameter f (clamped), in S arithmetic.
+  S frequencyHz(S f, Index i) const {
+    const Index k = numOscillators();
+    S u = (clampUnit(f) + S(1)) * S(0.5);
+    if (asymmetric()) u = (S(i) + u) / S(k);
+    // Rounded product, then the sum (as numpy): volatile keeps the compiler from fusing
+    // them into one FMA under -ffp-contract=fast, which would shift float phases.
+    volatile S span = u * S(KOscConstants::maxHz - KOscConstants::minHz);
+    return S(KOscConstants::minHz) + span;
+  }
+
+  /// signals(:, b) = synth(params(:, b)). signals must be 1024 x B (any outer stride).
+  /// Non-finite parameters are refused with Error (clamping would hide a diverged model).
+  void render(const CMatRef<S>& params, MatRef<S> signals) const {
+    const Index k = numOscillators();
+    require(params.rows() == 3 * k, "KOsc::render: params have " + std::to_string(params.rows()) +
+                                        " rows, expected 3k = " + std::to_string(3 * k));
+    require(signals.rows() == numSamples && signals.cols() == params.cols(),
+            "KOsc::render: signals must be 1024 x B with B = params.cols()");
+    require(params.allFinite(), "KOsc::render: a parameter is not finite (NaN or inf)");
+    std::vector<Osc> osc(static_cast<size_t>(k));
+    for (Index b = 0; b < params.cols(); ++b) {
+      setup(params.col(b).data(), osc);
+      renderOne(osc, signals.col(b).data());
+    }
+  }
+  Mat<S> render(const CMatRef<S>& params) const {
+    Mat<S> signals(numSamples, params.cols());
+    render(params, signals);
+    return signals;
+  }
+
+ private:
+  /// Per-oscillator constants, broadcast once per sound.
+  struct Osc {
+    S dt, invDt, oneMinusDt;
+    S sineGain;    // amp * clamp(-w, 0, 1)
+    S squareGain;  // amp * (1 - |w|)
+    S sawGain;     // amp * clamp(w, 0, 1)
+  };
+  static S clampUnit(S x) { return std::min(S(1), std::max(S(-1), x)); }
+
+  void setup(const S* p, std::vector<Osc>& osc) const {
+    const Index k = numOscillators();
+    for (Index i = 0; i < k; ++i) {
+      Osc& o = osc[size_t(i)];
+      const S hz = frequencyHz(p[i], i);
+      const S amp = (clampUnit(p[k + i]) + S(1)) * S(0.5);
+      const S w = clampUnit(p[2 * k + i]);
+      o.dt = hz / S(KOscConstants::sampleRate);
+      o.invDt = S(1) / o.dt;
+      o.oneMinusDt = S(1) - o.dt;
+      o.sineGain = amp * std::min(S(1), std::max(S(0), -w));
+      o.squareGain = amp * (S(1) - std::abs(w));
+      o.sawGain = amp * std::min(S(1), std::max(S(0), w));
+    }
+    // Sum in a canonical order (sorted oscillator constants), so that in the symmetric
+    // variant any permutation of the oscillators gives a bit-identical signal.
+    std::sort(osc.begin(), osc.end(), [](const Osc& x, const Osc& y) {
+      if (x.dt != y.dt) return x.dt < y.dt;
+      if (x.sineGain != y.sineGain) return x.sineGain < y.sineGain;
+      if (x.squareGain != y.squareGain) return x.squareGain < y.squareGain;
+      return x.sawGain < y.sawGain;
+    });
+  }
+
+  void renderOne(const std::vector<Osc>& osc, S* out) const {
+    constexpr Index W = Index(Batch::size);
+    static_assert(numSamples % W == 0, "KOsc: sample count must be a multiple of the SIMD width");
+    alignas(64) S iotaArr[W];
+    for (Index j = 0; j < W; ++j) iotaArr[j] = S(j);
+    const Batch iota = Batch::load_aligned(iotaArr);
+    const Batch half(S(0.5)), one(S(1));
+    const S k = S(osc.size());
+    for (Index n0 = 0; n0 < numSamples; n0 += W) {
+      const Batch n = Batch(S(n0)) + iota;
+      Batch acc(S(0));
+      for (const Osc& o : osc) {
+        const Batch dt(o.dt);
+        Batch t = n * dt;
+        t = t - xsimd::floor(t);
+        Batch v(S(0));
+        if (o.squareGain != S(0) || o.sawGain != S(0)) {
+          const Batch invDt(o.invDt), oneMinusDt(o.oneMinusDt);
+          const Batch sq(o.squareGain), saw(o.sawGain);
+          Batch t2 = t + half;
+          t2 = xsimd::select(t2 >= one, t2 - one, t2);
+          const Batch blep = detail::polyBlep(t, dt, invDt, oneMinusDt);
+          const Batch blep2 = detail::polyBlep(t2, dt, invDt, oneMinusDt);
+          // square: sign - blep(t) + blep(t2); saw: 2t - 1 - blep(t)
+          v = xsimd::select(t > half, sq, -sq) + sq * (blep2 - blep) + saw * (t + t - one - blep);
+        }
+        if (o.sineGain != S(0)) v = xsimd::fma(Batch(o.sineGain), detail::negSinTwoPi(t, S()), v);
+        acc += v;
+      }
+      (acc / Batch(k)).store_unaligned(out + n0);
+    }
+  }
+
+  KOscLayout layout_;
+  KOscVariant variant_;
+};
+
+/// Parameters and signals of a batch of k-osc sounds (column b of both = sound b).
+template <class S> struct KOscBatch {
+  Mat<S> params;   // 3k x B
+  Mat<S> signals;  // 1024 x B
+};
+
+/// Seeded, deterministic, random-access k-osc data.
+///
+/// Training stream: sound m (m = 0, 1, 2, ...) has parameters drawn (3k values, flat layout
+/// order, U(-1, 1)) from Rng(seed).fork(kTrainDomain).fork(m). batch(i, B) is sounds
+/// [i B, (i+1) B), so a position in the stream is the integer i (or m), and changing B
+/// only regroups the same sounds.
+///
+/// Test set: sound m (m < kTestSetSize by convention; any m works) from
+/// Rng(kTestSeed).fork(kTestDomain).fork(m), whatever the training seed: every model is
+/// scored on the same sounds. Non-overlap is by construction: training sounds only ever come
+/// from generators forked off the train-domain generator, test sounds only off the
+/// test-domain one, and the two domain generators differ even when seed == kTestSeed
+/// (Rng::fork mixes s0 ^ s3 ^ 0x9e37...*(stream + 1), injective in the stream number for a
+/// given base state). Two sounds could then only coincide through a collision of 64-bit
+/// generator states; tests/test_synth_kosc.cpp checks a sample (4096 test sounds against
+/// 16384 training sounds of four seeds, including kTestSeed).
+/// The sound depends on k only through how many values are drawn (first 3k of the stream),
+/// and on the variant not at all (only the rendering does).
+template <class S> class KOscStream {
+ public:
+  static constexpr std::uint64_t kTrainDomain = 0x7472616eULL;  // "tran"
+  static constexpr std::uint64_t kTestDomain = 0x74657374ULL;   // "test"
+  static constexpr std::uint64_t kTestSeed = 0x6b6f7363ULL;     // "kosc"
+  static constexpr Index kTestSetSize = 51200;
+
+  KOscStream(Index k, KOscVariant variant, std::uint64_t seed)
+      : synth_(k, variant),
+        seed_(seed),
+        train_(Rng(seed).fork(kTrainDomain)),
+        test_(Rng(kTestSeed).fork(kTestDomain)) {}
+
+  const KOsc<S>& synth() const { return synth_; }
+  Index numOscillators() const { return synth_.numOscillators(); }
+  Index numParams() const { return synth_.numParams(); }
+  KOscVariant variant() const { return synth_.variant(); }
+  std::uint64_t seed() const { return seed_; }
+
+  /// Training batch i of size B: sounds [i B, (i + 1) B) of the training stream.
+  KOscBatch<S> batch(std::uint64_t i, Index B) const {
+    require(B > 0, "KOscStream::batch: batch size must be positive");
+    return trainSounds(i * std::uint64_t(B), B);
+  }
+  /// Training sounds [first, first + count).
+  KOscBatch<S> trainSounds(std::uint64_t first, Index count) const {
+    return make(train_, first, count);
+  }
+  /// Parameters only (no rendering) of training sounds [first, first + count).
+  Mat<S> trainParams(std::uint64_t first, Index count) const {
+    return params(train_, first, count);
+  }
+  /// Held-out test sounds [first, first + count) (the test set is sounds 0 .. kTestSetSize-1).
+  KOscBatch<S> testSounds(std::uint64_t first, Index count) const {
+    return make(test_, first, count);
+  }
+  Mat<S> testParams(std::uint64_t first, Index count) const { return params(test_, first, count); }
+
+ private:
+  Mat<S> params(const Rng& domain, std::uint64_t first, Index count) const {
+    require(count >= 0, "KOscStream: negative sound count");
+    Mat<S> p(numParams(), count);
+    for (Index b = 0; b < count; ++b) {
+      Rng r = domain.fork(first + std::uint64_t(b));
+      sampleUniformParams<S>(r, p.col(b));
+    }
+    return p;
+  }
+  KOscBatch<S> make(const Rng& domain, std::uint64_t first, Index count) const {
+    KOscBatch<S> out;
+    out.params = params(domain, first, count);
+    out.signals = synth_.render(out.params);
+    return out;
+  }
+
+  KOsc<S> synth_;
+  std::uint64_t seed_;
+  Rng train_, test_;
+};
+
+}  // namespace symflow::synth

@@ -1,0 +1,48 @@
+// symflow/core/parallel.hpp - optional OpenMP parallel loops (no dependency when off).
+//
+// parallelRanges(n, minPerThread, f) splits [0, n) into one contiguous range per thread and
+// calls f(begin, end) once per range, so a range can set up its scratch buffers once. It
+// runs serially (one call f(0, n)) when the code is compiled without OpenMP, when only one
+// thread is available, when n is too small to give every thread minPerThread items, or when
+// already inside a parallel region (callers that parallelize over batch shards keep control).
+// Eigen's own GEMMs are threaded the same way (when compiled with OpenMP), and run serially
+// inside a parallel region, so the two never oversubscribe the cores.
+#pragma once
+#include <algorithm>
+
+#include "symflow/core/types.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace symflow {
+
+/// Number of threads parallelRanges would use at this point (1 without OpenMP).
+inline int availableThreads() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+template <class F> void parallelRanges(Index n, Index minPerThread, F&& f) {
+  if (n <= 0) return;
+  const Index threads =
+      std::min<Index>(Index(availableThreads()), std::max<Index>(1, n / std::max<Index>(1, minPerThread)));
+  if (threads <= 1) {
+    f(Index(0), n);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(int(threads))
+  {
+    const Index t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const Index begin = n * t / nt, end = n * (t + 1) / nt;
+    if (begin < end) f(begin, end);
+  }
+#endif
+}
+
+}  // namespace symflow

@@ -28,3 +28,20 @@ if(TARGET test_io_wav)
     endif()
   endif()
 endif()
+
+# test_cli_audio_input: the audio-file reader of `symflow invert` (examples/symflow/audio_input.hpp)
+# with libsndfile + libsamplerate, as the symflow program links them. Without them the suite
+# compiles to a single skipped case.
+if(TARGET test_cli_audio_input)
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(SYMFLOW_AUDIOIN_SNDFILE QUIET IMPORTED_TARGET sndfile)
+    pkg_check_modules(SYMFLOW_AUDIOIN_SAMPLERATE QUIET IMPORTED_TARGET samplerate)
+  endif()
+  if(TARGET PkgConfig::SYMFLOW_AUDIOIN_SNDFILE AND TARGET PkgConfig::SYMFLOW_AUDIOIN_SAMPLERATE)
+    target_link_libraries(test_cli_audio_input PRIVATE PkgConfig::SYMFLOW_AUDIOIN_SNDFILE
+                          PkgConfig::SYMFLOW_AUDIOIN_SAMPLERATE)
+    target_include_directories(test_cli_audio_input PRIVATE ${PROJECT_SOURCE_DIR}/examples/symflow)
+    target_compile_definitions(test_cli_audio_input PRIVATE SYMFLOW_HAVE_AUDIO_INPUT=1)
+  endif()
+endif()

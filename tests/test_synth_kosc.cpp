@@ -2,6 +2,7 @@
 // by tests/kosc_reference.py), the definition's details, layout helpers and the data stream.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <complex>
@@ -386,5 +387,97 @@ TEST_CASE("k-osc test set never overlaps the training stream (sampled check)") {
     CHECK(shared == 0);
     // Not even a single parameter value in common in the first sounds (53-bit draws).
     CHECK(train.col(0) != test.col(0));
+  }
+}
+
+TEST_CASE("k-osc spec: flat layout, names, units, validates for both variants") {
+  for (Index k : {1, 2, 4, 32}) {
+    for (auto variant : {KOscVariant::Symmetric, KOscVariant::Asymmetric}) {
+      CAPTURE(k);
+      const synth::ParamSpec spec = synth::kOscSpec(k, variant);
+      CHECK_NOTHROW(spec.validate());
+      REQUIRE(spec.size() == 3 * k);
+      const synth::KOscLayout layout(k);
+      for (Index i = 0; i < k; ++i) {
+        const std::string g = "osc" + std::to_string(i + 1);
+        CHECK(spec.indexOf(g + "_freq") == layout.frequencyIndex(i));
+        CHECK(spec.indexOf(g + "_amp") == layout.amplitudeIndex(i));
+        CHECK(spec.indexOf(g + "_shape") == layout.shapeIndex(i));
+        for (Index r : {layout.frequencyIndex(i), layout.amplitudeIndex(i), layout.shapeIndex(i)})
+          CHECK(spec[r].group == g);
+        CHECK(spec[layout.frequencyIndex(i)].unit == "Hz");
+        CHECK(spec[layout.amplitudeIndex(i)].unit == "amplitude");
+        CHECK(spec[layout.shapeIndex(i)].unit == "shape");
+        // Amplitude (a + 1) / 2 in [0, 1]; shape is the clamped raw value.
+        CHECK(spec[layout.amplitudeIndex(i)].toUnits(-1.0) == 0.0);
+        CHECK(spec[layout.amplitudeIndex(i)].toUnits(0.5) == 0.75);
+        CHECK(spec[layout.shapeIndex(i)].toUnits(-0.25) == -0.25);
+        CHECK(spec[layout.shapeIndex(i)].toUnits(3.0) == 1.0);
+      }
+    }
+  }
+  CHECK_THROWS_AS(synth::kOscSpec(0), Error);
+}
+
+TEST_CASE("k-osc spec maps model values to the synth's Hz, per-oscillator slices when asymmetric") {
+  const Index k = 5;
+  Rng rng(21);
+  for (auto variant : {KOscVariant::Symmetric, KOscVariant::Asymmetric}) {
+    const synth::ParamSpec spec = synth::kOscSpec(k, variant);
+    const KOsc<double> synthD(k, variant);
+    const KOsc<float> synthF(k, variant);
+    for (Index i = 0; i < k; ++i) {
+      const synth::ParamInfo& f = spec[synthD.layout().frequencyIndex(i)];
+      CAPTURE(i);
+      std::vector<double> values = {-1.0, -0.5, 0.0, 0.375, 1.0, -1.5, 2.0};  // and clamped ones
+      for (int t = 0; t < 20; ++t) values.push_back(rng.uniform(-1.0, 1.0));
+      for (double v : values) {
+        CAPTURE(v);
+        CHECK(std::abs(f.toUnits(v) - synthD.frequencyHz(v, i)) <= 1e-9);
+        CHECK(std::abs(f.toUnits(v) - double(synthF.frequencyHz(float(v), i))) <= 1e-3);
+        const double hz = synthD.frequencyHz(v, i);
+        CHECK(std::abs(f.toModel(hz) - std::clamp(v, -1.0, 1.0)) <= 1e-12);
+      }
+      if (variant == KOscVariant::Symmetric) {
+        CHECK(f.min == 20.0);
+        CHECK(f.max == 4000.0);
+      } else {
+        // Slice i of 20-4000 Hz: consecutive oscillators tile the range.
+        CHECK(f.min == doctest::Approx(20.0 + 3980.0 * double(i) / double(k)));
+        CHECK(f.max == doctest::Approx(20.0 + 3980.0 * double(i + 1) / double(k)));
+        if (i > 0) CHECK(f.min == spec[synthD.layout().frequencyIndex(i - 1)].max);
+      }
+    }
+  }
+}
+
+TEST_CASE("k-osc spec declares S_k over whole oscillators (symmetric variant only)") {
+  const Index k = 4;
+  const synth::ParamSpec sym = synth::kOscSpec(k, KOscVariant::Symmetric);
+  REQUIRE(sym.symmetries.size() == 1);
+  const synth::Symmetry& s = sym.symmetries[0];
+  REQUIRE(s.order() == k);
+  for (Index i = 0; i < k; ++i) {
+    const std::vector<Index> expected = {i, k + i, 2 * k + i};
+    CHECK(s.blocks[size_t(i)] == expected);
+  }
+  CHECK(synth::kOscSpec(k, KOscVariant::Asymmetric).symmetries.empty());
+  CHECK(synth::kOscSpec(1, KOscVariant::Symmetric).symmetries.empty());  // S_1 is trivial
+  // The spec's permutation is the synth's oscillator permutation, and the symmetric synth is
+  // invariant under it (bit for bit) while the asymmetric one is not.
+  Rng rng(22);
+  const Mat<float> p = synth::sampleUniformParams<float>(k, 8, rng);
+  const KOsc<float> synthSym(k), synthAsym(k, KOscVariant::Asymmetric);
+  const auto perms = synth::allPermutations(k);
+  for (std::size_t n = 0; n < perms.size(); ++n) {
+    const std::vector<Index>& perm = perms[n];
+    const Mat<float> q = sym.permuted<float>(p, 0, perm);
+    // permuted() sends position a to perm[a]: new oscillator perm[a] = old a.
+    std::vector<Index> inverse(size_t(k), 0);
+    for (Index a = 0; a < k; ++a) inverse[size_t(perm[size_t(a)])] = a;
+    CHECK((q == synth::permuteOscillators<float>(p, k, inverse)));
+    CHECK((synthSym.render(q).array() == synthSym.render(p).array()).all());
+    if (n > 0)  // perms[0] is the identity
+      CHECK((synthAsym.render(q) - synthAsym.render(p)).cwiseAbs().maxCoeff() > 1e-3f);
   }
 }

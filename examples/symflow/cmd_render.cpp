@@ -3,11 +3,22 @@
 //   symflow render --task surge-simple --random --seed 7 --out x.wav [--sample-rate 16000] [--seconds 2]
 //   symflow render --task surge-simple --params p.json --out x.wav [--save-params used.json]
 //   symflow render --task surge-simple --list-params
+//   symflow render --task kosc --k 4 [--variant symmetric|asymmetric] --random --seed 7 --out x.wav
+//   symflow render --task kosc --k 4 [--variant ...] --params p.json --out x.wav
+//   symflow render --task kosc --k 4 [--variant ...] --list-params
+//
+// kosc renders exactly what training sees: synth::KOsc<float>, 1024 samples at 44.1 kHz, so
+// --sample-rate and --seconds are refused. The file holds those samples bit for bit with
+// --float; 16-bit PCM rounds them and clips the rare t == 0.5 spikes to [-1, 1]. --random
+// draws the 3k parameters U(-1, 1) from Rng(seed) (synth::sampleUniformParams; no loudness
+// floor: the paper samples uniformly).
+// --k (1 .. 1024) is required for kosc; --k and --variant are refused for other tasks.
 //
 // p.json: {"osc1_pitch": 0.25, ...} with every parameter of the task, values in model units
 // [-1, 1]; or {"params": {...}, "seed": S, "task": "surge-simple", ...} (the format that
-// --save-params writes; other top-level keys are ignored). Missing or unknown names, values
-// that are not numbers in [-1, 1]: one-line error, nothing written.
+// --save-params writes; other top-level keys are ignored, except the task's settings, e.g.
+// "k" and "variant" for kosc, which must match the command line when present). Missing or
+// unknown names, values that are not numbers in [-1, 1]: one-line error, nothing written.
 //
 // Adding a task: write a makeXxxTask() returning a RenderTask (spec + render + random) and
 // list it in renderTasks().
@@ -16,12 +27,14 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "commands.hpp"
 #include "symflow/io/atomic_file.hpp"
 #include "symflow/io/wav.hpp"
+#include "symflow/synth/kosc.hpp"
 #include "symflow/synth/surge.hpp"
 
 namespace {
@@ -40,10 +53,19 @@ struct RenderSettings {
   double seconds = 0;
 };
 
+/// Options that select a variant of a task (only kosc has any).
+struct TaskOptions {
+  long k = 0;  // kosc: number of oscillators (0: not given)
+  std::string variant = "symmetric";
+};
+
 /// A synth the render command knows: its spec and two ways to make a sound.
 struct RenderTask {
   std::string name, help;
   double defaultRate = 16000, defaultSeconds = 2;
+  std::string seedLabel = "noise seed";  // what the seed is, in the summary line ("": not shown)
+  bool fixedLength = false;  // true: --sample-rate / --seconds are refused (defaults are the only ones)
+  nlohmann::ordered_json settings = nlohmann::ordered_json::object();  // written to / checked in params JSON
   std::function<const synth::ParamSpec&()> spec;
   std::function<Rendered(const Vec<float>& params, std::uint64_t seed, const RenderSettings&)> render;
   std::function<Rendered(std::uint64_t seed, const RenderSettings&)> random;
@@ -75,7 +97,49 @@ RenderTask makeSurgeTask() {
   return t;
 }
 
-std::vector<RenderTask> renderTasks() { return {makeSurgeTask()}; }
+constexpr long kMaxKOscOscillators = 1024;
+
+RenderTask makeKOscTask(const TaskOptions& o) {
+  RenderTask t;
+  t.name = "kosc";
+  t.defaultRate = synth::KOscConstants::sampleRate;
+  t.defaultSeconds = double(synth::KOscConstants::numSamples) / synth::KOscConstants::sampleRate;
+  t.fixedLength = true;
+  t.seedLabel = "";  // no noise: --seed only chooses the random parameters
+  if (o.k < 1 || o.k > kMaxKOscOscillators) {
+    // Usable for its name only (option help, task lookup); run() refuses it before use.
+    t.help = "k-osc synth of the paper's Task 1 (needs --k)";
+    t.spec = []() -> const synth::ParamSpec& { throw Error("--task kosc needs --k"); };
+    return t;
+  }
+  const Index k = Index(o.k);
+  const synth::KOscVariant variant = synth::kOscVariantFromString(o.variant);
+  const bool asym = variant == synth::KOscVariant::Asymmetric;
+  t.help = "k-osc synth of the paper's Task 1: " + std::to_string(k) + " oscillators, " +
+           (asym ? "asymmetric (oscillator i owns slice i of 20-4000 Hz)" : "symmetric (S" + std::to_string(k) + ")") +
+           ", 1024 samples at 44.1 kHz, output = mean of the oscillators";
+  t.settings["k"] = k;
+  t.settings["variant"] = asym ? "asymmetric" : "symmetric";
+  auto spec = std::make_shared<const synth::ParamSpec>(synth::kOscSpec(k, variant));
+  t.spec = [spec]() -> const synth::ParamSpec& { return *spec; };
+  // The float synth of training: its output is bit-identical to KOscStream<float>'s signals.
+  auto render = [k, variant](const Vec<float>& params, std::uint64_t seed) {
+    const synth::KOsc<float> synth(k, variant);
+    Rendered r{params, seed, {}};
+    r.audio = synth.render(Mat<float>(params));
+    return r;
+  };
+  t.render = [render](const Vec<float>& params, std::uint64_t seed, const RenderSettings&) {
+    return render(params, seed);
+  };
+  t.random = [render, k](std::uint64_t seed, const RenderSettings&) {
+    Rng rng(seed);
+    return render(synth::sampleUniformParams<float>(k, 1, rng).col(0), seed);
+  };
+  return t;
+}
+
+std::vector<RenderTask> renderTasks(const TaskOptions& o = {}) { return {makeSurgeTask(), makeKOscTask(o)}; }
 
 const RenderTask& findTask(const std::vector<RenderTask>& tasks, const std::string& name) {
   std::string known;
@@ -109,6 +173,7 @@ void listParams(const RenderTask& task, std::ostream& os) {
     os << line;
   }
   os << "\nsymmetries (permuting whole blocks leaves the sound unchanged):\n";
+  if (spec.symmetries.empty()) os << "  none declared\n";
   for (const auto& s : spec.symmetries) {
     os << "  " << s.name << ": " << s.order() << " blocks of " << s.blocks[0].size() << " parameters\n";
     for (std::size_t a = 0; a < s.blocks.size(); ++a) {
@@ -133,6 +198,11 @@ struct ParamsFile {
   std::uint64_t seed = 0;
 };
 
+/// A JSON value as text, strings without their quotes.
+template <class Json> std::string plain(const Json& v) {
+  return v.is_string() ? v.template get<std::string>() : v.dump();
+}
+
 ParamsFile readParamsJson(const std::string& path, const RenderTask& task) {
   std::ifstream f(path);
   if (!f) throw Error("cannot open params file '" + path + "'");
@@ -150,6 +220,10 @@ ParamsFile readParamsJson(const std::string& path, const RenderTask& task) {
     if (!values->is_object()) throw Error(path + ": \"params\" must be an object {\"name\": value, ...}");
     if (j.contains("task") && !(j["task"].is_string() && j["task"].get<std::string>() == task.name))
       throw Error(path + ": written for task " + j["task"].dump() + ", not '" + task.name + "'");
+    for (auto it = task.settings.begin(); it != task.settings.end(); ++it)
+      if (j.contains(it.key()) && j[it.key()].dump() != it.value().dump())
+        throw Error(path + ": written for " + it.key() + " " + plain(j[it.key()]) + ", not " + plain(it.value()) +
+                    " (pass --" + it.key() + " " + plain(j[it.key()]) + ")");
     if (j.contains("seed")) {
       if (!j["seed"].is_number_unsigned()) throw Error(path + ": \"seed\" must be a non-negative integer");
       out.hasSeed = true;
@@ -187,6 +261,7 @@ std::string paramsJson(const RenderTask& task, const Rendered& r) {
   const synth::ParamSpec& spec = task.spec();
   nlohmann::ordered_json j;
   j["task"] = task.name;
+  for (auto it = task.settings.begin(); it != task.settings.end(); ++it) j[it.key()] = it.value();
   j["seed"] = r.seed;
   nlohmann::ordered_json params = nlohmann::ordered_json::object(), units = nlohmann::ordered_json::object();
   for (Index i = 0; i < spec.size(); ++i) {
@@ -204,11 +279,30 @@ struct Options {
   std::uint64_t seed = 0;
   double sampleRate = 0, seconds = 0;
   bool seedGiven = false;
+  TaskOptions taskOptions;
+  bool kGiven = false, variantGiven = false;
 };
 
 void run(const Options& o) {
-  const auto tasks = renderTasks();
-  const RenderTask& task = findTask(tasks, o.task);
+  // The task's own options are checked before the task is built with them.
+  const std::string taskName = findTask(renderTasks(), o.task).name;
+  if (taskName == "kosc") {
+    if (!o.kGiven) throw Error("--task kosc needs --k K (the number of oscillators)");
+    if (o.taskOptions.k < 1 || o.taskOptions.k > kMaxKOscOscillators)
+      throw Error("--k must be between 1 and " + std::to_string(kMaxKOscOscillators) + ", got " +
+                  std::to_string(o.taskOptions.k));
+    const std::string& v = o.taskOptions.variant;
+    if (v != "symmetric" && v != "asymmetric" && v != "sym" && v != "asym")
+      throw Error("--variant must be symmetric or asymmetric (or sym, asym), got '" + v + "'");
+  } else if (o.kGiven || o.variantGiven) {
+    throw Error("--k and --variant apply only to --task kosc");
+  }
+  const auto tasks = renderTasks(o.taskOptions);
+  const RenderTask& task = findTask(tasks, taskName);
+  if (task.fixedLength && (o.sampleRate != 0 || o.seconds != 0))
+    throw Error("--task " + task.name + " has a fixed length (" +
+                std::to_string(long(std::lround(task.defaultRate * task.defaultSeconds))) + " samples at " +
+                fmtNumber(task.defaultRate) + " Hz): --sample-rate and --seconds do not apply");
   if (o.listParams) {
     if (o.random || !o.paramsPath.empty() || !o.out.empty())
       throw Error("--list-params takes no --random, --params or --out");
@@ -246,8 +340,11 @@ void run(const Options& o) {
   }
   const double rms = synth::rmsDb(r.audio.data(), r.audio.size());
   const double peak = r.audio.size() ? double(r.audio.cwiseAbs().maxCoeff()) : 0.0;
-  std::printf("wrote %s: %s, %.3g s at %g Hz, noise seed %llu, RMS %.1f dBFS, peak %.1f dBFS%s%s\n", o.out.c_str(),
-              task.name.c_str(), s.seconds, s.sampleRate, static_cast<unsigned long long>(r.seed), rms,
+  const std::string seedText = task.seedLabel.empty()
+                                   ? ""
+                                   : ", " + task.seedLabel + " " + std::to_string(static_cast<unsigned long long>(r.seed));
+  std::printf("wrote %s: %s, %.3g s at %g Hz%s, RMS %.1f dBFS, peak %.1f dBFS%s%s\n", o.out.c_str(),
+              task.name.c_str(), s.seconds, s.sampleRate, seedText.c_str(), rms,
               peak > 0 ? 20 * std::log10(peak) : -INFINITY, o.saveParams.empty() ? "" : ", params in ",
               o.saveParams.c_str());
 }
@@ -260,17 +357,23 @@ static symflow::cli::RegisterCommand reg(
       std::string names;
       for (const auto& t : renderTasks()) names += (names.empty() ? "" : ", ") + t.name;
       app.add_option("--task", o->task, "synth: " + names)->required();
-      app.add_flag("--random", o->random, "render a random patch (uniform over the spec, loudness floor)");
+      app.add_flag("--random", o->random,
+                   "render a random patch (uniform over the spec; surge-simple redraws sounds below -50 dBFS)");
       auto* seedOpt = app.add_option("--seed", o->seed, "random seed (with --random) / noise seed (with --params)");
       app.add_option("--params", o->paramsPath, "JSON file {\"name\": value in [-1, 1], ...}");
       app.add_option("--out", o->out, "output WAV file (16-bit PCM unless --float)");
-      app.add_option("--sample-rate", o->sampleRate, "Hz (default: the task's, 16000)");
-      app.add_option("--seconds", o->seconds, "duration (default: the task's, 2)");
+      app.add_option("--sample-rate", o->sampleRate, "Hz (default: the task's, 16000; kosc: fixed 44100)");
+      app.add_option("--seconds", o->seconds, "duration (default: the task's, 2; kosc: fixed 1024 samples)");
+      auto* kOpt = app.add_option("--k", o->taskOptions.k, "kosc: number of oscillators (1 .. 1024, required)");
+      auto* variantOpt = app.add_option("--variant", o->taskOptions.variant,
+                                        "kosc: symmetric (default) or asymmetric (also: sym, asym)");
       app.add_flag("--float", o->floatWav, "write 32-bit float samples");
       app.add_option("--save-params", o->saveParams, "also write the patch as JSON (model values and units)");
       app.add_flag("--list-params", o->listParams, "print the parameter spec and symmetry groups");
-      app.callback([o, seedOpt] {
+      app.callback([o, seedOpt, kOpt, variantOpt] {
         o->seedGiven = seedOpt->count() > 0;
+        o->kGiven = kOpt->count() > 0;
+        o->variantGiven = variantOpt->count() > 0;
         run(*o);
       });
     });

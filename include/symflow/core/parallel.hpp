@@ -5,6 +5,10 @@
 // runs serially (one call f(0, n)) when the code is compiled without OpenMP, when only one
 // thread is available, when n is too small to give every thread minPerThread items, or when
 // already inside a parallel region (callers that parallelize over batch shards keep control).
+// itemsPerThread(work) turns a per-item cost (scalar operations) into a minPerThread that gives
+// every thread at least kMinWorkPerThread operations: a parallel region costs microseconds, and
+// on a busy machine a thread that waits for a descheduled sibling loses far more, so small
+// loops stay serial.
 // Eigen's own GEMMs are threaded the same way (when compiled with OpenMP), and run serially
 // inside a parallel region, so the two never oversubscribe the cores.
 #pragma once
@@ -27,10 +31,18 @@ inline int availableThreads() {
 #endif
 }
 
+/// Fewest scalar operations per thread worth a parallel region (~10 microseconds).
+constexpr Index kMinWorkPerThread = Index(1) << 15;
+
+/// minPerThread for items that cost workPerItem operations each.
+inline Index itemsPerThread(Index workPerItem, Index minWork = kMinWorkPerThread) {
+  return std::max<Index>(1, minWork / std::max<Index>(1, workPerItem));
+}
+
 template <class F> void parallelRanges(Index n, Index minPerThread, F&& f) {
   if (n <= 0) return;
-  const Index threads =
-      std::min<Index>(Index(availableThreads()), std::max<Index>(1, n / std::max<Index>(1, minPerThread)));
+  const Index threads = std::min<Index>(Index(availableThreads()),
+                                        std::max<Index>(1, n / std::max<Index>(1, minPerThread)));
   if (threads <= 1) {
     f(Index(0), n);
     return;

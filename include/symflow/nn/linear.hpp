@@ -1,7 +1,8 @@
 // symflow/nn/linear.hpp - fully connected layer, applied to every column (token) at once.
 //
 // Shapes:   x: in x N   ->   y: out x N      (N = B for flat batches, B*n for token sets)
-// Forward:  y = W x + b          (one GEMM over the whole batch)
+// Forward:  y = W x + b          (one GEMM over the whole batch; threads split the columns,
+//                                 core/gemm.hpp)
 // Backward: dx = W^T dy;  dW += dy x^T;  db += sum over columns of dy
 //           reads the cached input view (x must stay alive until backward, see InputView).
 // Params:   "weight" (out, in) [PyTorch layout: stored as the column-major in x out matrix W^T],
@@ -13,6 +14,7 @@
 #pragma once
 #include <string>
 
+#include "symflow/core/gemm.hpp"
 #include "symflow/core/init.hpp"
 #include "symflow/core/params.hpp"
 #include "symflow/core/rng.hpp"
@@ -25,6 +27,7 @@ class Linear {
  public:
   struct Cache {
     InputView<S> x;
+    mutable Mat<S> scratch;  // per-thread partial weight gradients (core/gemm.hpp)
   };
 
   Linear() = default;
@@ -61,19 +64,16 @@ class Linear {
                                  " rows, expected " + std::to_string(in_));
     c.x = InputView<S>(x);
     y.resize(out_, x.cols());
-    y.noalias() = weightT().transpose() * x;
-    if (hasBias_) y.colwise() += bias();
+    affineOverTokens<S>(y, weightT().transpose(), hasBias_ ? b_.w : nullptr, x);
   }
   /// Parameter gradients only (for a first layer whose input needs no gradient).
   void backwardParams(const Cache& c, const CMatRef<S>& dy) const {
-    auto x = c.x.map();
-    weightTGrad().noalias() += x * dy.transpose();
-    if (hasBias_) biasGrad() += dy.rowwise().sum();
+    addGradientOverTokens<S>(weightTGrad(), hasBias_ ? b_.g : nullptr, c.x.map(), dy, c.scratch);
   }
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>& dx) const {
     backwardParams(c, dy);
     dx.resize(in_, dy.cols());
-    dx.noalias() = weightT() * dy;
+    productOverTokens(dx, weightT(), dy);
   }
   S penalty() const { return S(0); }
 

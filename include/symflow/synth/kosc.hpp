@@ -43,6 +43,12 @@
 // Clamping: every parameter is clamped here (paper.md); the numpy peer clamps only f, which
 // makes a difference only for out-of-range amplitudes and shapes (model predictions).
 //
+// Spec: kOscSpec(k, variant) describes the same flat layout as data (synth/param_spec.hpp):
+// names osc<i+1>_freq / _amp / _shape, frequency linear in Hz over 20-4000 Hz (symmetric) or
+// over oscillator i's slice [20 + 3980 i/k, 20 + 3980 (i+1)/k] (asymmetric), amplitude linear
+// in [0, 1], shape linear in [-1, 1]; declared symmetry S_k over the oscillator blocks
+// {f_i, a_i, w_i} in the symmetric variant (k >= 2), none in the asymmetric one.
+//
 // Data: KOscStream gives sound m of the training stream from Rng(seed).fork(kTrainDomain)
 // .fork(m), and sound m of the held-out test set from Rng(kTestSeed).fork(kTestDomain).fork(m):
 // random access by index (a stream position is an integer), and the two never share a
@@ -58,6 +64,7 @@
 
 #include "symflow/core/rng.hpp"
 #include "symflow/core/types.hpp"
+#include "symflow/synth/param_spec.hpp"
 
 namespace symflow::synth {
 
@@ -86,8 +93,8 @@ inline KOscVariant kOscVariantFromString(const std::string& s) {
 /// Which of the three parameters of an oscillator a flat row holds.
 enum class KOscParam { Frequency = 0, Amplitude = 1, Shape = 2 };
 
-/// The flat parameter layout of k oscillators (names and index maps). A plain description
-/// for now; to be expressed through synth/param_spec.hpp once that exists.
+/// The flat parameter layout of k oscillators (index maps and short 0-based row names).
+/// kOscSpec() below describes the same rows as a ParamSpec (ranges, units, symmetry).
 class KOscLayout {
  public:
   explicit KOscLayout(Index k) : k_(k) { require(k > 0, "k-osc: k must be positive"); }
@@ -115,6 +122,48 @@ class KOscLayout {
  private:
   Index k_;
 };
+
+/// The k-osc parameters as a ParamSpec, in the flat parameter-major layout of KOscLayout:
+/// rows [f_0 .. f_{k-1}, a_0 .. a_{k-1}, w_0 .. w_{k-1}] named osc<i+1>_freq, osc<i+1>_amp,
+/// osc<i+1>_shape, group osc<i+1>. toUnits() of a frequency row gives the Hz that
+/// KOsc::frequencyHz computes (up to rounding: the spec works in double). Symmetric variant:
+/// one Symmetry "S_k" whose block i is {f_i, a_i, w_i} (none for k = 1, where it is trivial);
+/// asymmetric variant: no symmetry (each oscillator owns its frequency slice).
+inline ParamSpec kOscSpec(Index k, KOscVariant variant = KOscVariant::Symmetric) {
+  const KOscLayout layout(k);  // checks k > 0
+  const bool asym = variant == KOscVariant::Asymmetric;
+  constexpr double lo = KOscConstants::minHz, span = KOscConstants::maxHz - KOscConstants::minHz;
+  ParamSpec spec;
+  spec.name = std::string("kosc (k = ") + std::to_string(k) + ", " +
+              (asym ? "asymmetric" : "symmetric") + ")";
+  spec.params.resize(std::size_t(layout.numParams()));
+  for (Index i = 0; i < k; ++i) {
+    const std::string g = "osc" + std::to_string(i + 1);
+    ParamInfo& f = spec.params[std::size_t(layout.frequencyIndex(i))];
+    f = ParamInfo{g + "_freq", lo, lo + span, "Hz", Curve::Linear, g,
+                  "oscillator frequency (20-4000 Hz)"};
+    if (asym) {
+      f.min = lo + span * double(i) / double(k);
+      f.max = lo + span * double(i + 1) / double(k);
+      f.help = "oscillator frequency (slice " + std::to_string(i + 1) + " of " +
+               std::to_string(k) + " of 20-4000 Hz)";
+    }
+    spec.params[std::size_t(layout.amplitudeIndex(i))] =
+        ParamInfo{g + "_amp", 0.0, 1.0, "amplitude", Curve::Linear, g,
+                  "oscillator amplitude (the signal is the mean over the k oscillators)"};
+    spec.params[std::size_t(layout.shapeIndex(i))] =
+        ParamInfo{g + "_shape", -1.0, 1.0, "shape", Curve::Linear, g,
+                  "waveform: -1 sine, 0 square, +1 saw (linear crossfades between)"};
+  }
+  if (!asym && k >= 2) {
+    Symmetry oscs{"S" + std::to_string(k) + ": oscillators (freq, amp, shape)", {}};
+    for (Index i = 0; i < k; ++i)
+      oscs.blocks.push_back({layout.frequencyIndex(i), layout.amplitudeIndex(i), layout.shapeIndex(i)});
+    spec.symmetries.push_back(std::move(oscs));
+  }
+  spec.validate();
+  return spec;
+}
 
 /// Flat 3k x B -> token view 3 x (B k): column b k + i = (f_i, a_i, w_i) of sound b.
 template <class S> Mat<S> toTokens(const CMatRef<S>& flat, Index k) {

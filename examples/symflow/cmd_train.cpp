@@ -1,0 +1,83 @@
+// symflow train: train a k-osc model (see include/symflow/train/kosc_trainer.hpp).
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "symflow/train/kosc_trainer.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+struct TrainArgs {
+  std::string task = "kosc", model = "cnf-param2tok", encoder = "cnn", variant = "symmetric";
+  int k = 4, threads = 0;
+  long tokens = 0, ditWidth = 128, ditLayers = 5, ditHeads = 4, ditFf = 256;
+  double cfgDropout = 0.1;
+  bool noOt = false;
+  symflow::train::KOscTrainOptions opt;
+};
+
+void run(const TrainArgs& a) {
+  using namespace symflow;
+  require(a.task == "kosc", "train: task '" + a.task + "' is not supported yet (supported: kosc)");
+#ifdef _OPENMP
+  if (a.threads > 0) omp_set_num_threads(a.threads);
+#endif
+  models::KOscModelConfig cfg;
+  cfg.k = a.k;
+  require(a.k >= 1 && a.k <= 256, "train: --k must be in [1, 256]");
+  require(a.variant == "symmetric" || a.variant == "asymmetric", "train: --variant must be symmetric or asymmetric");
+  cfg.variant = a.variant == "symmetric" ? synth::KOscVariant::Symmetric : synth::KOscVariant::Asymmetric;
+  cfg.kind = models::parseModelKind(a.model);
+  require(cfg.kind != models::ModelKind::Random, "train: the random reference has nothing to train");
+  cfg.encoder = models::parseEncoderKind(a.encoder);
+  cfg.tokens = a.tokens;
+  cfg.dit.width = a.ditWidth;
+  cfg.dit.layers = a.ditLayers;
+  cfg.dit.heads = a.ditHeads;
+  cfg.dit.ffDim = a.ditFf;
+  require(a.ditWidth % a.ditHeads == 0, "train: --dit-width must be a multiple of --dit-heads");
+  auto opt = a.opt;
+  opt.flow.cfgDropout = a.cfgDropout;
+  opt.flow.otCoupling = !a.noOt;
+  train::KOscTrainer trainer(cfg, opt);
+  const auto r = trainer.run();
+  std::cout << "trained " << r.step << " steps in " << train::formatDuration(r.seconds) << ", loss (EMA) " << r.emaLoss
+            << (r.interrupted ? ", interrupted" : "") << "; checkpoint " << train::checkpointPath(opt.outDir) << "\n";
+}
+
+symflow::cli::RegisterCommand reg("train", "Train a model on the fly-rendered k-osc task", [](CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  app.add_option("--task", a->task, "Task (kosc)")->capture_default_str();
+  app.add_option("--model", a->model,
+                 "cnf-equivariant, cnf-param2tok, cnf-mlp, ffn-mse, ffn-sort or ffn-chamfer")->capture_default_str();
+  app.add_option("--encoder", a->encoder, "cnn (the paper's) or spectral-mlp (cheap)")->capture_default_str();
+  app.add_option("--k", a->k, "Number of oscillators")->capture_default_str();
+  app.add_option("--variant", a->variant, "symmetric or asymmetric")->capture_default_str();
+  app.add_option("--tokens", a->tokens, "Param2Tok tokens (0: k)")->capture_default_str();
+  app.add_option("--dit-width", a->ditWidth, "DiT width d")->capture_default_str();
+  app.add_option("--dit-layers", a->ditLayers, "DiT layers")->capture_default_str();
+  app.add_option("--dit-heads", a->ditHeads, "attention heads")->capture_default_str();
+  app.add_option("--dit-ff", a->ditFf, "DiT feed-forward width")->capture_default_str();
+  app.add_option("--steps", a->opt.steps, "Total optimizer steps")->capture_default_str();
+  app.add_option("--batch", a->opt.batch, "Batch size")->capture_default_str();
+  app.add_option("--lr", a->opt.lr, "Peak learning rate (Adam)")->capture_default_str();
+  app.add_option("--warmup", a->opt.warmup, "Linear warm-up steps")->capture_default_str();
+  app.add_option("--lr-floor", a->opt.floorRatio, "Final lr as a fraction of the peak (cosine)")->capture_default_str();
+  app.add_option("--clip", a->opt.clip, "Gradient-norm clip")->capture_default_str();
+  app.add_option("--cfg-dropout", a->cfgDropout, "Conditioning dropout probability")->capture_default_str();
+  app.add_flag("--no-ot", a->noOt, "Independent coupling instead of minibatch OT");
+  app.add_option("--seed", a->opt.seed, "Seed of data stream, init and noise")->capture_default_str();
+  app.add_option("--out", a->opt.outDir, "Output folder (checkpoint, log)")->capture_default_str();
+  app.add_option("--checkpoint-every", a->opt.checkpointSeconds, "Seconds between checkpoints")->capture_default_str();
+  app.add_option("--stop-after", a->opt.stopAfter, "Stop after this many steps of this run (-1: no limit)");
+  app.add_flag("--resume", a->opt.resume, "Continue from the checkpoint in --out (its model and settings win)");
+  app.add_flag("--quiet", a->opt.quiet, "No progress output");
+  app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
+  app.callback([a] { run(*a); });
+});
+
+}  // namespace

@@ -1,0 +1,336 @@
+// symflow/models/kosc_model.hpp - the k-osc task's models behind one runtime interface, so
+// command-line tools can train, save, load and evaluate any of them by name.
+//
+// Models (paper.md, Task 1):
+//   cnf-equivariant  DiT vector field, fixed tokens (one per oscillator)   FlowModel
+//   cnf-param2tok    DiT vector field, Param2Tok with n = k tokens         FlowModel
+//   cnf-mlp          residual-MLP vector field (non-equivariant)           FlowModel
+//   ffn-mse          encoder + residual-MLP head, MSE                       RegressionModel
+//   ffn-sort         the same, labels sorted by oscillator frequency        RegressionModel
+//   ffn-chamfer      the same, Chamfer loss over oscillator rows            RegressionModel
+//   random           uniform parameters in [-1, 1] (reference; no weights)
+// Encoders: cnn (the paper's spectral CNN) or spectral-mlp (cheap). Both read the k-osc
+// feature: |rFFT(signal)| / 1024 (PyTorch's norm="forward"), 513 x B (kOscFeatures).
+//
+// KOscModelConfig round-trips through JSON (stored in checkpoints' metadata under
+// "symflow_model_config"), so a checkpoint rebuilds its own model.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "symflow/audio/fft.hpp"
+#include "symflow/core/params.hpp"
+#include "symflow/core/rng.hpp"
+#include "symflow/core/types.hpp"
+#include "symflow/io/json.hpp"
+#include "symflow/models/flow_model.hpp"
+#include "symflow/models/regression_model.hpp"
+#include "symflow/models/vector_fields.hpp"
+#include "symflow/nn/cnn_encoder.hpp"
+#include "symflow/nn/spectral_mlp_encoder.hpp"
+#include "symflow/synth/kosc.hpp"
+
+namespace symflow::models {
+
+enum class ModelKind { CnfEquivariant, CnfParam2Tok, CnfMlp, FfnMse, FfnSort, FfnChamfer, Random };
+enum class EncoderKind { Cnn, SpectralMlp };
+
+inline const std::vector<std::pair<ModelKind, std::string>>& modelKindNames() {
+  static const std::vector<std::pair<ModelKind, std::string>> names{
+      {ModelKind::CnfEquivariant, "cnf-equivariant"}, {ModelKind::CnfParam2Tok, "cnf-param2tok"},
+      {ModelKind::CnfMlp, "cnf-mlp"},                 {ModelKind::FfnMse, "ffn-mse"},
+      {ModelKind::FfnSort, "ffn-sort"},               {ModelKind::FfnChamfer, "ffn-chamfer"},
+      {ModelKind::Random, "random"}};
+  return names;
+}
+inline std::string toString(ModelKind k) {
+  for (const auto& [kind, name] : modelKindNames())
+    if (kind == k) return name;
+  return "?";
+}
+inline ModelKind parseModelKind(const std::string& s) {
+  std::string all;
+  for (const auto& [kind, name] : modelKindNames()) {
+    if (name == s) return kind;
+    all += (all.empty() ? "" : ", ") + name;
+  }
+  throw Error("unknown model '" + s + "' (expected one of: " + all + ")");
+}
+inline std::string toString(EncoderKind e) { return e == EncoderKind::Cnn ? "cnn" : "spectral-mlp"; }
+inline EncoderKind parseEncoderKind(const std::string& s) {
+  if (s == "cnn") return EncoderKind::Cnn;
+  if (s == "spectral-mlp") return EncoderKind::SpectralMlp;
+  throw Error("unknown encoder '" + s + "' (expected cnn or spectral-mlp)");
+}
+inline bool isFlow(ModelKind k) {
+  return k == ModelKind::CnfEquivariant || k == ModelKind::CnfParam2Tok || k == ModelKind::CnfMlp;
+}
+
+struct KOscModelConfig {
+  Index k = 4;
+  synth::KOscVariant variant = synth::KOscVariant::Symmetric;
+  ModelKind kind = ModelKind::CnfParam2Tok;
+  EncoderKind encoder = EncoderKind::Cnn;
+  Index embedDim = 128;           // encoder output width (dz)
+  DitConfig dit{};                // DiT vector field sizes (paper [cfg])
+  Index tokens = 0;               // Param2Tok tokens; 0 means k
+  double penaltyWeight = 0.01;    // Param2Tok L1 weight
+  Index mlpWidth = 192, mlpBlocks = 7;  // CNF (MLP) vector field [cfg]
+  HeadConfig head{};              // FFN head
+  Index spectralWidth = 256, spectralBlocks = 2;  // spectral-MLP encoder sizes
+
+  Index paramDim() const { return 3 * k; }
+
+  json::Value toJson() const {
+    json::Value v = json::Value::object();
+    v.set("task", "kosc").set("k", k).set("variant", variant == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric");
+    v.set("model", toString(kind)).set("encoder", toString(encoder)).set("embed_dim", embedDim);
+    json::Value d = json::Value::object();
+    d.set("width", dit.width).set("heads", dit.heads).set("ff_dim", dit.ffDim).set("layers", dit.layers);
+    d.set("time_dim", dit.timeDim);
+    v.set("dit", d).set("tokens", tokens).set("penalty_weight", penaltyWeight);
+    v.set("mlp_width", mlpWidth).set("mlp_blocks", mlpBlocks);
+    v.set("head_width", head.width).set("head_blocks", head.blocks);
+    v.set("spectral_width", spectralWidth).set("spectral_blocks", spectralBlocks);
+    return v;
+  }
+  static KOscModelConfig fromJson(const json::Value& v) {
+    require(v.isObject(), "model config: not a JSON object");
+    auto str = [&](const char* key) -> std::string {
+      const json::Value* x = v.find(key);
+      require(x && x->isString(), std::string("model config: missing or non-string '") + key + "'");
+      return x->asString();
+    };
+    auto integer = [&](const char* key, Index lo, Index hi) -> Index {
+      const json::Value* x = v.find(key);
+      require(x && x->isInteger(), std::string("model config: missing or non-integer '") + key + "'");
+      const Index n = Index(x->asInt64());
+      require(n >= lo && n <= hi, std::string("model config: '") + key + "' = " + std::to_string(n) + " out of range");
+      return n;
+    };
+    require(str("task") == "kosc", "model config: task '" + str("task") + "' is not kosc");
+    KOscModelConfig c;
+    c.k = integer("k", 1, 256);
+    const std::string var = str("variant");
+    require(var == "symmetric" || var == "asymmetric", "model config: unknown variant '" + var + "'");
+    c.variant = var == "symmetric" ? synth::KOscVariant::Symmetric : synth::KOscVariant::Asymmetric;
+    c.kind = parseModelKind(str("model"));
+    c.encoder = parseEncoderKind(str("encoder"));
+    c.embedDim = integer("embed_dim", 1, 1 << 16);
+    const json::Value* d = v.find("dit");
+    require(d && d->isObject(), "model config: missing 'dit'");
+    KOscModelConfig sub = c;  // reuse the integer reader on the nested object
+    auto dint = [&](const char* key, Index lo, Index hi) -> Index {
+      const json::Value* x = d->find(key);
+      require(x && x->isInteger(), std::string("model config: missing or non-integer 'dit.") + key + "'");
+      const Index n = Index(x->asInt64());
+      require(n >= lo && n <= hi, std::string("model config: 'dit.") + key + "' out of range");
+      return n;
+    };
+    (void)sub;
+    c.dit.width = dint("width", 1, 1 << 14);
+    c.dit.heads = dint("heads", 1, 1 << 10);
+    c.dit.ffDim = dint("ff_dim", 1, 1 << 16);
+    c.dit.layers = dint("layers", 1, 1 << 10);
+    c.dit.timeDim = dint("time_dim", 0, 1 << 14);
+    c.dit.condDim = c.embedDim;
+    c.tokens = integer("tokens", 0, 1 << 14);
+    const json::Value* pw = v.find("penalty_weight");
+    require(pw && pw->isNumber() && pw->asDouble() >= 0, "model config: bad 'penalty_weight'");
+    c.penaltyWeight = pw->asDouble();
+    c.mlpWidth = integer("mlp_width", 1, 1 << 16);
+    c.mlpBlocks = integer("mlp_blocks", 0, 1 << 10);
+    c.head.width = integer("head_width", 1, 1 << 16);
+    c.head.blocks = integer("head_blocks", 0, 1 << 10);
+    c.spectralWidth = integer("spectral_width", 1, 1 << 16);
+    c.spectralBlocks = integer("spectral_blocks", 0, 1 << 10);
+    return c;
+  }
+};
+
+/// Sampling settings for flows (ignored by the regression baselines).
+struct SampleOptions {
+  int steps = 100;        // RK4 steps (paper: 100)
+  double guidance = 2.0;  // classifier-free guidance weight w
+};
+
+/// |rFFT(signal)| / n for each column: n x B -> (n/2 + 1) x B.
+template <class S>
+void kOscFeatures(const CMatRef<S>& signals, audio::RealFft<S>& fft, Mat<S>& features) {
+  const Index n = signals.rows(), bins = n / 2 + 1;
+  require(fft.size() == n, "kOscFeatures: FFT size differs from the signal length");
+  features.resize(bins, signals.cols());
+  const S inv = S(1) / S(n);
+  for (Index b = 0; b < signals.cols(); ++b) {
+    Eigen::Map<Vec<S>>(fft.input(), n) = signals.col(b);
+    fft.execute();
+    const auto* X = fft.output();
+    for (Index i = 0; i < bins; ++i) features(i, b) = std::abs(X[i]) * inv;
+  }
+}
+
+/// Runtime interface over every k-osc model (float).
+class KOscModel {
+ public:
+  explicit KOscModel(const KOscModelConfig& c) : cfg_(c) {}
+  virtual ~KOscModel() = default;
+  const KOscModelConfig& config() const { return cfg_; }
+  ParamStore<float>& store() { return store_; }
+  /// Every tensor (trainable and buffers) with PyTorch-style names.
+  virtual std::vector<TensorRef<float>> tensors() = 0;
+  /// Initializes every weight (each layer's own init scheme) from rng.
+  virtual void init(Rng& rng) = 0;
+  /// Forward + backward on one batch; gradients are ADDED to store().grads().
+  /// x1 are the raw labels; the model applies its own label transform (sorting for ffn-sort).
+  virtual StepLoss step(const Mat<float>& features, const Mat<float>& x1, Rng& rng, const FlowTrainOptions& o) = 0;
+  /// One parameter set per column of features (a posterior sample for flows).
+  virtual void predict(const Mat<float>& features, const SampleOptions& so, Rng& rng, Mat<float>& x) = 0;
+  /// Visits tensors for checkpoints (io/checkpoint.hpp expects a visitParams member).
+  template <class F> void visitParams(const std::string& prefix, F&& f) {
+    for (auto t : tensors()) {
+      t.name = joinName(prefix, t.name);
+      f(t);
+    }
+  }
+
+ protected:
+  KOscModelConfig cfg_;
+  ParamStore<float> store_;
+};
+
+namespace detail {
+
+template <class Net>
+class KOscNet : public KOscModel {
+ public:
+  KOscNet(const KOscModelConfig& c, Net net) : KOscModel(c), net_(std::move(net)) { store_.attach(net_); }
+  Net& net() { return net_; }
+  std::vector<TensorRef<float>> tensors() override { return listTensors<float>(net_); }
+  void init(Rng& rng) override { net_.init(rng); }
+
+ protected:
+  Net net_;
+};
+
+template <class Enc, class VF>
+class KOscFlow final : public KOscNet<FlowModel<float, Enc, VF>> {
+  using Base = KOscNet<FlowModel<float, Enc, VF>>;
+
+ public:
+  using Base::Base;
+  StepLoss step(const Mat<float>& f, const Mat<float>& x1, Rng& rng, const FlowTrainOptions& o) override {
+    return this->net_.lossAndGradient(f, x1, rng, o, cache_);
+  }
+  void predict(const Mat<float>& f, const SampleOptions& so, Rng& rng, Mat<float>& x) override {
+    Mat<float> z;
+    this->net_.embed(f, z);
+    this->net_.sample(z, so.steps, float(so.guidance), rng, x);
+  }
+
+ private:
+  typename FlowModel<float, Enc, VF>::StepCache cache_;
+};
+
+template <class Enc>
+class KOscRegression final : public KOscNet<RegressionModel<float, Enc>> {
+  using Base = KOscNet<RegressionModel<float, Enc>>;
+
+ public:
+  using Base::Base;
+  StepLoss step(const Mat<float>& f, const Mat<float>& x1, Rng&, const FlowTrainOptions&) override {
+    if (this->net_.loss() == RegressionLoss::Sort) {
+      sorted_ = synth::sortedByFrequency<float>(x1, this->cfg_.k);
+      return this->net_.lossAndGradient(f, sorted_, cache_);
+    }
+    return this->net_.lossAndGradient(f, x1, cache_);
+  }
+  void predict(const Mat<float>& f, const SampleOptions&, Rng&, Mat<float>& x) override { this->net_.predict(f, x); }
+
+ private:
+  typename RegressionModel<float, Enc>::StepCache cache_;
+  Mat<float> sorted_;
+};
+
+struct NoWeights {
+  Index numParams() const { return 0; }
+  void bind(ParamCursor<float>&) {}
+  template <class F> void visitParams(const std::string&, F&&) {}
+  void init(Rng&) {}
+};
+
+class KOscRandom final : public KOscNet<NoWeights> {
+ public:
+  using KOscNet<NoWeights>::KOscNet;
+  StepLoss step(const Mat<float>&, const Mat<float>&, Rng&, const FlowTrainOptions&) override { return {}; }
+  void predict(const Mat<float>& f, const SampleOptions&, Rng& rng, Mat<float>& x) override {
+    x.resize(cfg_.paramDim(), f.cols());
+    rng.fillUniform(x.data(), x.data() + x.size(), -1.0, 1.0);
+  }
+};
+
+template <class Enc>
+std::unique_ptr<KOscModel> makeWithEncoder(const KOscModelConfig& c, Enc enc) {
+  const Index P = c.paramDim(), k = c.k;
+  DitConfig dit = c.dit;
+  dit.condDim = c.embedDim;
+  switch (c.kind) {
+    case ModelKind::CnfEquivariant: {
+      using VF = DitVectorField<float, nn::FixedTokenizer<float>>;
+      VF vf(nn::FixedTokenizer<float>(nn::GroupLayout::parameterMajor(k, 3), dit.width), dit, "tokenizer");
+      return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), std::move(vf), c.embedDim));
+    }
+    case ModelKind::CnfParam2Tok: {
+      using VF = DitVectorField<float, nn::Param2Tok<float>>;
+      VF vf(nn::Param2Tok<float>(P, c.tokens > 0 ? c.tokens : k, dit.width, c.penaltyWeight), dit, "p2t");
+      return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), std::move(vf), c.embedDim));
+    }
+    case ModelKind::CnfMlp: {
+      using VF = MlpVectorField<float>;
+      typename VF::Config mc;
+      mc.width = c.mlpWidth;
+      mc.blocks = c.mlpBlocks;
+      mc.condDim = c.embedDim;
+      mc.timeDim = dit.timeDim;
+      return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), VF(P, mc), c.embedDim));
+    }
+    case ModelKind::FfnMse:
+    case ModelKind::FfnSort:
+    case ModelKind::FfnChamfer: {
+      const RegressionLoss loss = c.kind == ModelKind::FfnMse    ? RegressionLoss::Mse
+                                  : c.kind == ModelKind::FfnSort ? RegressionLoss::Sort
+                                                                 : RegressionLoss::Chamfer;
+      RegressionModel<float, Enc> net(std::move(enc), c.embedDim, P, c.head, loss, k, 3,
+                                      nn::GroupLayout::parameterMajor(k, 3).indices());
+      return std::make_unique<KOscRegression<Enc>>(c, std::move(net));
+    }
+    case ModelKind::Random:
+      break;
+  }
+  return std::make_unique<KOscRandom>(c, NoWeights{});
+}
+
+}  // namespace detail
+
+/// Builds the model the config describes; initializes its weights from rng when given.
+inline std::unique_ptr<KOscModel> makeKOscModel(const KOscModelConfig& c, Rng* rng = nullptr) {
+  std::unique_ptr<KOscModel> m;
+  const Index bins = synth::KOscConstants::numSpectrumBins;
+  if (c.encoder == EncoderKind::Cnn) {
+    typename nn::CnnEncoder<float>::Config ec;
+    ec.nBins = bins;
+    ec.dOut = c.embedDim;
+    m = detail::makeWithEncoder(c, nn::CnnEncoder<float>(ec));
+  } else {
+    typename nn::SpectralMlpEncoder<float>::Config ec;
+    ec.nBins = bins;
+    ec.width = c.spectralWidth;
+    ec.nBlocks = c.spectralBlocks;
+    ec.dOut = c.embedDim;
+    m = detail::makeWithEncoder(c, nn::SpectralMlpEncoder<float>(ec));
+  }
+  if (rng) m->init(*rng);
+  return m;
+}
+
+}  // namespace symflow::models

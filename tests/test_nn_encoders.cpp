@@ -265,9 +265,12 @@ TEST_CASE("CnnEncoder smaller configurations and refusals") {
 }
 
 TEST_CASE("SpectralMlpEncoder: names, log compression and gradients") {
-  for (bool logCompress : {true, false}) {
+  for (int variant = 0; variant < 3; ++variant) {
+    const bool logCompress = variant != 1, inputNorm = variant != 2;
     CAPTURE(logCompress);
+    CAPTURE(inputNorm);
     nn::SpectralMlpEncoder<double>::Config cfg;
+    cfg.inputNorm = inputNorm;
     cfg.width = 32;
     cfg.nBlocks = 2;
     cfg.dOut = 16;
@@ -296,6 +299,15 @@ TEST_CASE("SpectralMlpEncoder: names, log compression and gradients") {
       Mat<double> neg = x;
       neg(3, 0) = -0.5;
       CHECK_THROWS_AS(enc.forward(neg, y, c), Error);
+      // With the input LayerNorm a gain change (a constant shift of log x, up to eps) is
+      // normalized away; without it the embedding moves.
+      Mat<double> y10;
+      enc.forward(Mat<double>(1000.0 * x), y10, c);
+      const double change = (y10 - y).cwiseAbs().maxCoeff();
+      if (inputNorm)
+        CHECK(change < 1e-3);
+      else
+        CHECK(change > 1e-2);
     }
   }
 }

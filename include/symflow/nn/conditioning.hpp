@@ -15,8 +15,9 @@
 //             as torch.cat([z, t], -1) in the reference code), (embedDim + timeDim) x B.
 //   Backward: dInput = W1^T (GELU'(pre) * (W2^T dz)) for the whole concatenated input (its
 //             first embedDim rows are the embedding gradient); dW1, db1, dW2, db2 += as for
-//             Linear. Reads the cached input view (forward(input, ...)) or the concatenation
-//             kept in the cache (forward(c, e, ...)), the pre-activation and the GELU output.
+//             Linear. The MLP is an nn::Mlp (Linear -> GELU -> Linear); backward reads its
+//             cache and the input view (forward(input, ...)) or the concatenation kept in the
+//             cache (forward(c, e, ...)).
 //   Params:   nn.Sequential(Linear(embedDim + timeDim, hidden), GELU(), Linear(hidden, d))
 //             names "0.weight" (hidden, embedDim + timeDim), "0.bias", "2.weight" (d, hidden),
 //             "2.bias" (the peer calls the module "cond"). hidden = d by default.
@@ -42,6 +43,7 @@
 #include "symflow/core/types.hpp"
 #include "symflow/nn/activations.hpp"
 #include "symflow/nn/linear.hpp"
+#include "symflow/nn/mlp.hpp"
 
 namespace symflow::nn {
 
@@ -88,9 +90,7 @@ class ConditioningMlp {
  public:
   struct Cache {
     Mat<S> input;  // the concatenation [c; e] when forward(c, e, ...) was used
-    typename Linear<S>::Cache fc1, fc2;
-    Mat<S> pre, act;        // hidden x B
-    mutable Mat<S> actGrad; // backward scratch
+    typename Mlp<S>::Cache mlp;
   };
 
   ConditioningMlp() = default;
@@ -98,45 +98,28 @@ class ConditioningMlp {
       : embedDim_(embedDim), timeDim_(timeDim) {
     require(embedDim >= 0 && timeDim >= 0 && embedDim + timeDim > 0 && d > 0,
             "ConditioningMlp: sizes must be positive");
-    const Index h = hidden > 0 ? hidden : d;
-    fc1_ = Linear<S>(embedDim + timeDim, h);
-    fc2_ = Linear<S>(h, d);
+    mlp_ = Mlp<S>(embedDim + timeDim, hidden > 0 ? hidden : d, d);
   }
 
   Index embedDim() const { return embedDim_; }
   Index timeDim() const { return timeDim_; }
-  Index inFeatures() const { return fc1_.inFeatures(); }
-  Index hiddenFeatures() const { return fc1_.outFeatures(); }
-  Index outFeatures() const { return fc2_.outFeatures(); }
-  Index numParams() const { return fc1_.numParams() + fc2_.numParams(); }
-  void bind(ParamCursor<S>& c) {
-    fc1_.bind(c);
-    fc2_.bind(c);
-  }
-  template <class F> void visitParams(const std::string& prefix, F&& f) {
-    fc1_.visitParams(joinName(prefix, "0"), f);
-    fc2_.visitParams(joinName(prefix, "2"), f);
-  }
-  void init(Rng& rng) {
-    fc1_.init(rng);
-    fc2_.init(rng);
-  }
+  Index inFeatures() const { return mlp_.inFeatures(); }
+  Index hiddenFeatures() const { return mlp_.hiddenFeatures(); }
+  Index outFeatures() const { return mlp_.outFeatures(); }
+  Index numParams() const { return mlp_.numParams(); }
+  void bind(ParamCursor<S>& c) { mlp_.bind(c); }
+  template <class F> void visitParams(const std::string& prefix, F&& f) { mlp_.visitParams(prefix, f); }
+  void init(Rng& rng) { mlp_.init(rng); }
   S penalty() const { return S(0); }
-  const Linear<S>& fc1() const { return fc1_; }
-  const Linear<S>& fc2() const { return fc2_; }
+  const Linear<S>& fc1() const { return mlp_.fc1(); }
+  const Linear<S>& fc2() const { return mlp_.fc2(); }
 
   /// input = [c; e], (embedDim + timeDim) x B (kept as a view until backward).
   void forward(const CMatRef<S>& input, Mat<S>& z, Cache& c) const {
     require(input.rows() == inFeatures(), "ConditioningMlp: input has " + std::to_string(input.rows()) +
                                               " rows, expected embedDim + timeDim = " +
                                               std::to_string(inFeatures()));
-    fc1_.forward(input, c.pre, c.fc1);
-    const Index B = input.cols(), H = hiddenFeatures();
-    c.act.resize(H, B);
-    parallelRanges(B, 64, [&](Index lo, Index hi) {
-      geluForward(c.pre.col(lo).data(), c.act.col(lo).data(), (hi - lo) * H);
-    });
-    fc2_.forward(c.act, z, c.fc2);
+    mlp_.forward(input, z, c.mlp);
   }
   /// Concatenates the embedding c (embedDim x B) and the time encoding e (timeDim x B) into
   /// the cache, then runs forward on it.
@@ -153,18 +136,13 @@ class ConditioningMlp {
   }
   /// dInput: gradient of the whole input [c; e]; its first embedDim() rows are dc.
   void backward(const Cache& c, const CMatRef<S>& dz, Mat<S>& dInput) const {
-    require(dz.rows() == outFeatures() && dz.cols() == c.act.cols(), "ConditioningMlp: gradient shape mismatch");
-    fc2_.backward(c.fc2, dz, c.actGrad);
-    const Index B = dz.cols(), H = hiddenFeatures();
-    parallelRanges(B, 64, [&](Index lo, Index hi) {
-      geluBackward(c.pre.col(lo).data(), c.actGrad.col(lo).data(), c.actGrad.col(lo).data(), (hi - lo) * H);
-    });
-    fc1_.backward(c.fc1, c.actGrad, dInput);
+    require(dz.rows() == outFeatures() && dz.cols() == c.mlp.u.cols(), "ConditioningMlp: gradient shape mismatch");
+    mlp_.backward(c.mlp, dz, dInput);
   }
 
  private:
   Index embedDim_ = 0, timeDim_ = 0;
-  Linear<S> fc1_, fc2_;
+  Mlp<S> mlp_;
 };
 
 template <class S>

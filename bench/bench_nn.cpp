@@ -1,6 +1,7 @@
 // Layer benchmarks (float, batch 1024 samples of k tokens, k = 4, 8, 16, 32): forward and
 // forward+backward of Linear (128 -> 128 on every token), MultiheadAttention (d 128, 4 heads)
-// and the DiT block (d 128, 4 heads, d_ff 256, conditioning 128). items/s = samples/s.
+// and the DiT block (d 128, 4 heads, d_ff 256, conditioning 128), and the whole Param2Tok
+// vector field of the paper's k-osc model. items/s = samples/s.
 // Wall-clock time (OpenMP threads and Eigen's threaded GEMMs count as the machine's time),
 // steady state: one untimed warm-up call allocates the caches first.
 //
@@ -12,6 +13,7 @@
 
 #include "symflow/core/params.hpp"
 #include "symflow/core/rng.hpp"
+#include "symflow/models/vector_fields.hpp"
 #include "symflow/nn/attention.hpp"
 #include "symflow/nn/dit_block.hpp"
 #include "symflow/nn/linear.hpp"
@@ -117,8 +119,39 @@ template <bool Backward> void ditBlockBench(benchmark::State& st) {
   finish(st);
 }
 
+// ----------------------------------------------------------------------------- vector field
+// The paper's k-osc vector field: Param2Tok (n = k tokens, P = 3k) + conditioning MLP + 5 DiT
+// blocks (d 128, 4 heads, d_ff 256, scalar time); forward+backward includes the CFM loss
+// gradient's shape (dv given) and the Param2Tok penalty gradient.
+
+template <bool Backward> void vectorFieldBench(benchmark::State& st) {
+  const Index k = st.range(0), P = 3 * k;
+  Rng rng(4);
+  using VF = models::DitVectorField<S, nn::Param2Tok<S>>;
+  models::DitConfig cfg;
+  VF vf(nn::Param2Tok<S>(P, k, cfg.width), cfg, "p2t");
+  ParamStore<S> store(vf);
+  vf.init(rng);
+  const Mat<S> xt = testing::randomMatrix<S>(P, kBatch, rng), z = testing::randomMatrix<S>(cfg.condDim, kBatch, rng);
+  const Mat<S> dv = testing::randomMatrix<S>(P, kBatch, rng);
+  Vec<S> t(kBatch);
+  rng.fillUniform(t.data(), t.data() + kBatch);
+  Mat<S> v, dxt, dz;
+  VF::Cache cache;
+  vf.forward(xt, t, z, v, cache);
+  if (Backward) vf.backward(cache, dv, dxt, dz);
+  for (auto _ : st) {
+    vf.forward(xt, t, z, v, cache);
+    if (Backward) vf.backward(cache, dv, dxt, dz);
+    benchmark::DoNotOptimize(v.data());
+    benchmark::DoNotOptimize(dxt.data());
+    benchmark::ClobberMemory();
+  }
+  finish(st);
+}
+
 // ----------------------------------------------------------------------------- further
-// benches (vector fields, encoders) go here, registered in registerAll() below.
+// benches go here, registered below.
 
 [[maybe_unused]] const bool registered = [] {
   registerPerK("Linear128/forward", linearBench<false>);
@@ -127,6 +160,8 @@ template <bool Backward> void ditBlockBench(benchmark::State& st) {
   registerPerK("MultiheadAttention/forward_backward", attentionBench<true>);
   registerPerK("DiTBlock/forward", ditBlockBench<false>);
   registerPerK("DiTBlock/forward_backward", ditBlockBench<true>);
+  registerPerK("VectorFieldParam2Tok/forward", vectorFieldBench<false>);
+  registerPerK("VectorFieldParam2Tok/forward_backward", vectorFieldBench<true>);
   return true;
 }();
 

@@ -1,0 +1,12 @@
+#!/usr/bin/env python3
+"""Prints a markdown table of `symflow eval --json` files: one row per file, in argument order."""
+import json
+import sys
+
+print("| model | variant | LSD (dB) | LAC | Chamfer | param MSE |")
+print("|---|---|---|---|---|---|")
+for path in sys.argv[1:]:
+    with open(path) as f:
+        r = json.load(f)
+    cells = [f"{r[m]:.3f} +- {r[m + '_ci']:.3f}" for m in ("lsd", "lac", "chamfer", "mse")]
+    print(f"| {r['kind']} | {r['variant']} | " + " | ".join(cells) + " |")

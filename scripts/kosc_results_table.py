@@ -8,5 +8,5 @@ print("|---|---|---|---|---|---|")
 for path in sys.argv[1:]:
     with open(path) as f:
         r = json.load(f)
-    cells = [f"{r[m]:.3f} +- {r[m + '_ci']:.3f}" for m in ("lsd", "lac", "chamfer", "mse")]
-    print(f"| {r['kind']} | {r['variant']} | " + " | ".join(cells) + " |")
+    cells = [f"{r[m]:.3f} +- {r[m + '_ci']:.3f}" for m in ("lsd", "lac", "chamfer", "param_mse" if "param_mse" in r else "mse")]
+    print(f"| {r.get('kind', r['model'])} | {r['variant']} | " + " | ".join(cells) + " |")

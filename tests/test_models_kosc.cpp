@@ -95,3 +95,31 @@ TEST_CASE("every k-osc model builds, steps, predicts and round-trips a checkpoin
     }
   }
 }
+
+TEST_CASE("a short training run of every model lowers its loss") {
+  synth::KOscStream<float> stream(2, synth::KOscVariant::Symmetric, 9);
+  auto batch = stream.batch(0, 32);
+  audio::RealFft<float> fft(1024);
+  Mat<float> features;
+  models::kOscFeatures<float>(batch.signals, fft, features);
+  for (const auto& entry : models::modelKindNames()) {
+    if (entry.first == models::ModelKind::Random) continue;
+    INFO(entry.second);
+    Rng rng(11);
+    auto m = models::makeKOscModel(tinyConfig(entry.first), &rng);
+    optim::AdamConfig ac;
+    ac.lr = 3e-3;
+    optim::Adam<float> adam(m->store(), ac);
+    models::FlowTrainOptions o;
+    double first = 0, last = 0;
+    for (int step = 0; step < 40; ++step) {
+      Rng stepRng(5);  // the same noise, times and dropout every step: a fixed objective
+      m->store().zeroGrad();
+      const double loss = m->step(features, batch.params, stepRng, o).loss;
+      adam.step(m->store());
+      if (step == 0) first = loss;
+      last = loss;
+    }
+    CHECK(last < 0.8 * first);
+  }
+}

@@ -16,7 +16,7 @@
 namespace {
 
 struct EvalArgs {
-  std::string model, json, randomK, variant = "symmetric";
+  std::string model, json, randomK, variant = "symmetric", solver = "rk4";
   long n = 2048, chunk = 1024;
   int steps = 100, threads = 0;
   double guidance = 2.0;
@@ -35,7 +35,7 @@ void run(const EvalArgs& a) {
     models::KOscModelConfig c;
     c.k = std::stoi(a.randomK);
     c.kind = models::ModelKind::Random;
-    c.variant = a.variant == "asymmetric" ? synth::KOscVariant::Asymmetric : synth::KOscVariant::Symmetric;
+    c.variant = models::parseVariant(a.variant);
     model = models::makeKOscModel(c);
     name = "random";
   } else {
@@ -49,6 +49,8 @@ void run(const EvalArgs& a) {
   models::SampleOptions so;
   so.steps = a.steps;
   so.guidance = a.guidance;
+  so.solver = models::parseSolverKind(a.solver);
+  require(a.steps > 0, "eval: --steps must be positive");
   Rng rng(a.seed);
   std::vector<double> lsd, lac, ch, mse;
   train::Progress progress("eval", (a.n + a.chunk - 1) / a.chunk, a.chunk, 2.0, stderr);
@@ -84,16 +86,17 @@ void run(const EvalArgs& a) {
   std::cout << std::fixed << std::setprecision(4);
   std::cout << "model " << name << " (" << models::toString(cfg.kind) << ", k = " << cfg.k << ", "
             << (cfg.variant == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric") << "), " << a.n
-            << " test sounds, RK4 " << a.steps << " steps, guidance " << a.guidance << ", seed " << a.seed << "\n";
+            << " test sounds, " << a.solver << " " << a.steps << " steps, guidance " << a.guidance << ", seed "
+            << a.seed << "\n";
   std::cout << "LSD     " << mean(lsd) << " +- " << ci(lsd) << "\nLAC     " << mean(lac) << " +- " << ci(lac)
             << "\nChamfer " << mean(ch) << " +- " << ci(ch) << "\nMSE     " << mean(mse) << " +- " << ci(mse) << "\n";
   if (!a.json.empty()) {
     json::Value v = json::Value::object();
-    v.set("model", name).set("kind", models::toString(cfg.kind)).set("k", cfg.k);
-    v.set("variant", cfg.variant == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric");
-    v.set("n", a.n).set("steps", a.steps).set("guidance", a.guidance).set("seed", std::int64_t(a.seed));
-    v.set("lsd", mean(lsd)).set("lsd_ci", ci(lsd)).set("lac", mean(lac)).set("lac_ci", ci(lac));
-    v.set("chamfer", mean(ch)).set("chamfer_ci", ci(ch)).set("mse", mean(mse)).set("mse_ci", ci(mse));
+    v.set("task", "kosc").set("k", cfg.k).set("variant", models::toString(cfg.variant));
+    v.set("model", models::toString(cfg.kind)).set("file", name).set("n", a.n);
+    v.set("lsd", mean(lsd)).set("lac", mean(lac)).set("chamfer", mean(ch)).set("param_mse", mean(mse));
+    v.set("lsd_ci", ci(lsd)).set("lac_ci", ci(lac)).set("chamfer_ci", ci(ch)).set("param_mse_ci", ci(mse));
+    v.set("sampler", a.solver).set("steps", a.steps).set("cfg", a.guidance).set("seed", std::int64_t(a.seed));
     std::ofstream(a.json) << json::dump(v, 2) << "\n";
   }
 }
@@ -103,11 +106,12 @@ symflow::cli::RegisterCommand reg("eval", "Score a k-osc model on the held-out t
   auto a = std::make_shared<EvalArgs>();
   app.add_option("--model", a->model, "Checkpoint written by symflow train");
   app.add_option("--random", a->randomK, "Score the uniform-random reference for this k instead");
-  app.add_option("--variant", a->variant, "Variant for --random (symmetric or asymmetric)");
+  app.add_option("--variant", a->variant, "Variant for --random (symmetric/sym or asymmetric/asym)");
   app.add_option("--n", a->n, "Number of test sounds (the test set has 51200)")->capture_default_str();
   app.add_option("--chunk", a->chunk, "Sounds per batch")->capture_default_str();
-  app.add_option("--steps", a->steps, "RK4 steps")->capture_default_str();
-  app.add_option("--guidance", a->guidance, "Classifier-free guidance weight")->capture_default_str();
+  app.add_option("--steps", a->steps, "Solver steps")->capture_default_str();
+  app.add_option("--guidance,--cfg", a->guidance, "Classifier-free guidance weight")->capture_default_str();
+  app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();
   app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str();
   app.add_option("--json", a->json, "Also write the scores to this JSON file");
   app.add_option("--threads", a->threads, "OpenMP threads (0: default)");

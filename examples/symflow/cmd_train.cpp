@@ -29,8 +29,7 @@ void run(const TrainArgs& a) {
   models::KOscModelConfig cfg;
   cfg.k = a.k;
   require(a.k >= 1 && a.k <= 256, "train: --k must be in [1, 256]");
-  require(a.variant == "symmetric" || a.variant == "asymmetric", "train: --variant must be symmetric or asymmetric");
-  cfg.variant = a.variant == "symmetric" ? synth::KOscVariant::Symmetric : synth::KOscVariant::Asymmetric;
+  cfg.variant = models::parseVariant(a.variant);
   cfg.kind = models::parseModelKind(a.model);
   require(cfg.kind != models::ModelKind::Random, "train: the random reference has nothing to train");
   cfg.encoder = models::parseEncoderKind(a.encoder);
@@ -56,7 +55,7 @@ symflow::cli::RegisterCommand reg("train", "Train a model on the fly-rendered k-
                  "cnf-equivariant, cnf-param2tok, cnf-mlp, ffn-mse, ffn-sort or ffn-chamfer")->capture_default_str();
   app.add_option("--encoder", a->encoder, "cnn (the paper's) or spectral-mlp (cheap)")->capture_default_str();
   app.add_option("--k", a->k, "Number of oscillators")->capture_default_str();
-  app.add_option("--variant", a->variant, "symmetric or asymmetric")->capture_default_str();
+  app.add_option("--variant", a->variant, "symmetric (sym) or asymmetric (asym)")->capture_default_str();
   app.add_option("--tokens", a->tokens, "Param2Tok tokens (0: k)")->capture_default_str();
   app.add_option("--dit-width", a->ditWidth, "DiT width d")->capture_default_str();
   app.add_option("--dit-layers", a->ditLayers, "DiT layers")->capture_default_str();

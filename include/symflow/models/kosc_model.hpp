@@ -150,9 +150,37 @@ struct KOscModelConfig {
 };
 
 /// Sampling settings for flows (ignored by the regression baselines).
+enum class SolverKind { Euler, Midpoint, Heun, Rk4 };
+inline SolverKind parseSolverKind(const std::string& s) {
+  if (s == "euler") return SolverKind::Euler;
+  if (s == "midpoint") return SolverKind::Midpoint;
+  if (s == "heun") return SolverKind::Heun;
+  if (s == "rk4") return SolverKind::Rk4;
+  throw Error("unknown solver '" + s + "' (expected euler, midpoint, heun or rk4)");
+}
+inline std::string toString(SolverKind s) {
+  switch (s) {
+    case SolverKind::Euler: return "euler";
+    case SolverKind::Midpoint: return "midpoint";
+    case SolverKind::Heun: return "heun";
+    case SolverKind::Rk4: return "rk4";
+  }
+  return "?";
+}
+/// "symmetric"/"sym" or "asymmetric"/"asym".
+inline synth::KOscVariant parseVariant(const std::string& s) {
+  if (s == "symmetric" || s == "sym") return synth::KOscVariant::Symmetric;
+  if (s == "asymmetric" || s == "asym") return synth::KOscVariant::Asymmetric;
+  throw Error("unknown variant '" + s + "' (expected symmetric (sym) or asymmetric (asym))");
+}
+inline std::string toString(synth::KOscVariant v) {
+  return v == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric";
+}
+
 struct SampleOptions {
-  int steps = 100;        // RK4 steps (paper: 100)
-  double guidance = 2.0;  // classifier-free guidance weight w
+  int steps = 100;                     // solver steps (paper: RK4, 100)
+  double guidance = 2.0;               // classifier-free guidance weight w
+  SolverKind solver = SolverKind::Rk4;
 };
 
 /// |rFFT(signal)| / n for each column: n x B -> (n/2 + 1) x B.
@@ -225,7 +253,13 @@ class KOscFlow final : public KOscNet<FlowModel<float, Enc, VF>> {
   void predict(const Mat<float>& f, const SampleOptions& so, Rng& rng, Mat<float>& x) override {
     Mat<float> z;
     this->net_.embed(f, z);
-    this->net_.sample(z, so.steps, float(so.guidance), rng, x);
+    const float w = float(so.guidance);
+    switch (so.solver) {
+      case SolverKind::Euler: this->net_.template sample<flow::EulerSolver<float>>(z, so.steps, w, rng, x); break;
+      case SolverKind::Midpoint: this->net_.template sample<flow::MidpointSolver<float>>(z, so.steps, w, rng, x); break;
+      case SolverKind::Heun: this->net_.template sample<flow::HeunSolver<float>>(z, so.steps, w, rng, x); break;
+      case SolverKind::Rk4: this->net_.template sample<flow::Rk4Solver<float>>(z, so.steps, w, rng, x); break;
+    }
   }
 
  private:

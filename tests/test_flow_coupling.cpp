@@ -35,6 +35,7 @@ TEST_CASE("OT coupling: optimal over all permutations on small batches, a true p
     } while (std::next_permutation(p.begin(), p.end()));
     CHECK(pairedCost(x0, x1) == doctest::Approx(best).epsilon(1e-12));
     CHECK(ot.lastCost() == doctest::Approx(best).epsilon(1e-9));
+    CHECK(ot.lastCost() <= ot.identityCost() + 1e-12);  // never worse than the pairing as drawn
   }
 }
 
@@ -46,4 +47,6 @@ TEST_CASE("OT coupling shortens the pairing of a larger batch") {
   ot.couple(x0, x1);
   const double after = (x0 - x1).colwise().squaredNorm().sum();
   CHECK(after < 0.8 * before);
+  CHECK(ot.lastCost() <= ot.identityCost());
+  CHECK(ot.identityCost() == doctest::Approx(before).epsilon(1e-4));
 }

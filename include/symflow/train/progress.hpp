@@ -40,17 +40,13 @@ class Progress {
            FILE* out = stderr)
       : tag_(std::move(tag)), total_(totalSteps), batch_(batchSize), interval_(intervalSeconds),
         out_(out), tty_(out && isatty(fileno(out))) {
-    start_ = last_ = Clock::now();
+    start_ = last_ = startStep_ = Clock::now();
   }
   /// Call once per step; prints when the interval has passed (or at the last step).
   void update(long step, double loss, const std::string& extra = "") {
     ema_ = haveEma_ ? 0.98 * ema_ + 0.02 * loss : loss;
     haveEma_ = true;
     const auto now = Clock::now();
-    if (step == 1 && firstStep_ < 0) {
-      firstStep_ = step;
-      startStep_ = now;
-    }
     const double since = std::chrono::duration<double>(now - last_).count();
     if (since < interval_ && step != total_) return;
     last_ = now;
@@ -68,7 +64,7 @@ class Progress {
   void print(long step, const std::string& extra, bool final) {
     if (!out_) return;
     const double el = std::chrono::duration<double>(Clock::now() - startStep_).count();
-    const long done = firstStep_ >= 0 ? step - firstStep_ + 1 : step;
+    const long done = step - firstStep_ + 1;
     const double rate = el > 0 ? double(done) / el : 0;
     std::ostringstream o;
     o << "[" << tag_ << "] step " << step;
@@ -87,7 +83,7 @@ class Progress {
   FILE* out_;
   bool tty_;
   Clock::time_point start_, last_, startStep_;
-  long firstStep_ = -1;
+  long firstStep_ = 1;  // rates count the steps from this one (setStartStep when resuming)
   double ema_ = 0;
   bool haveEma_ = false;
 };

@@ -46,12 +46,21 @@ TEST_CASE("k-osc model config round-trips through JSON and refuses bad configs")
   CHECK_THROWS_WITH_AS(KOscModelConfig::fromJson(v), doctest::Contains("'k'"), Error);
 }
 
-TEST_CASE("every k-osc model builds, steps, predicts and round-trips a checkpoint") {
-  synth::KOscStream<float> stream(2, synth::KOscVariant::Symmetric, 5);
-  auto batch = stream.batch(0, 8);
-  audio::RealFft<float> fft(1024);
+// A k = 2 training batch of B sounds from the stream of `seed`, with its |rFFT| features.
+struct FeatureBatch {
+  synth::KOscBatch<float> batch;
   Mat<float> features;
-  models::kOscFeatures<float>(batch.signals, fft, features);
+};
+FeatureBatch featureBatch(std::uint64_t seed, Index B) {
+  synth::KOscStream<float> stream(2, synth::KOscVariant::Symmetric, seed);
+  FeatureBatch fb{stream.batch(0, B), {}};
+  audio::RealFft<float> fft(1024);
+  models::kOscFeatures<float>(fb.batch.signals, fft, fb.features);
+  return fb;
+}
+
+TEST_CASE("every k-osc model builds, steps, predicts and round-trips a checkpoint") {
+  const auto [batch, features] = featureBatch(5, 8);
   CHECK(features.rows() == 513);
   for (const auto& entry : models::modelKindNames()) {
     const models::ModelKind kind = entry.first;
@@ -97,11 +106,7 @@ TEST_CASE("every k-osc model builds, steps, predicts and round-trips a checkpoin
 }
 
 TEST_CASE("a short training run of every model lowers its loss") {
-  synth::KOscStream<float> stream(2, synth::KOscVariant::Symmetric, 9);
-  auto batch = stream.batch(0, 32);
-  audio::RealFft<float> fft(1024);
-  Mat<float> features;
-  models::kOscFeatures<float>(batch.signals, fft, features);
+  const auto [batch, features] = featureBatch(9, 32);
   for (const auto& entry : models::modelKindNames()) {
     if (entry.first == models::ModelKind::Random) continue;
     INFO(entry.second);

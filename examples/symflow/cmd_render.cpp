@@ -32,6 +32,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "render_tasks.hpp"
 #include "symflow/io/atomic_file.hpp"
 #include "symflow/io/wav.hpp"
 #include "symflow/synth/kosc.hpp"
@@ -40,121 +41,7 @@
 namespace {
 
 using namespace symflow;
-
-/// One sound: its parameters (model units, one column), noise seed and audio (frames x channels).
-struct Rendered {
-  Vec<float> params;
-  std::uint64_t seed = 0;
-  Mat<float> audio;
-};
-
-struct RenderSettings {
-  double sampleRate = 0;  // 0: the task's default
-  double seconds = 0;
-};
-
-/// Options that select a variant of a task (only kosc has any).
-struct TaskOptions {
-  long k = 0;  // kosc: number of oscillators (0: not given)
-  std::string variant = "symmetric";
-};
-
-/// A synth the render command knows: its spec and two ways to make a sound.
-struct RenderTask {
-  std::string name, help;
-  double defaultRate = 16000, defaultSeconds = 2;
-  std::string seedLabel = "noise seed";  // what the seed is, in the summary line ("": not shown)
-  bool fixedLength = false;  // true: --sample-rate / --seconds are refused (defaults are the only ones)
-  nlohmann::ordered_json settings = nlohmann::ordered_json::object();  // written to / checked in params JSON
-  std::function<const synth::ParamSpec&()> spec;
-  std::function<Rendered(const Vec<float>& params, std::uint64_t seed, const RenderSettings&)> render;
-  std::function<Rendered(std::uint64_t seed, const RenderSettings&)> random;
-};
-
-RenderTask makeSurgeTask() {
-  RenderTask t;
-  t.name = "surge-simple";
-  t.help = "Surge-style subtractive synth (3 osc, noise, HP + 2 filters, 2 ADSR, 6 LFO; 93 params)";
-  auto config = [](const RenderSettings& s) {
-    synth::SurgeConfig c;
-    c.sampleRate = s.sampleRate;
-    c.seconds = s.seconds;
-    return c;
-  };
-  t.spec = [] { return std::cref(synth::SurgeSynth::spec()); };
-  t.render = [config](const Vec<float>& params, std::uint64_t seed, const RenderSettings& s) {
-    const synth::SurgeSynth synth(config(s));
-    Rendered r{params, seed, {}};
-    synth.render(params, r.audio, {seed});
-    return r;
-  };
-  t.random = [config](std::uint64_t seed, const RenderSettings& s) {
-    const synth::SurgeSynth synth(config(s));
-    Rng rng(seed);
-    auto batch = synth.sampleRandom(rng, 1);
-    return Rendered{batch.params.col(0), batch.seeds[0], batch.audio};
-  };
-  return t;
-}
-
-constexpr long kMaxKOscOscillators = 1024;
-
-RenderTask makeKOscTask(const TaskOptions& o) {
-  RenderTask t;
-  t.name = "kosc";
-  t.defaultRate = synth::KOscConstants::sampleRate;
-  t.defaultSeconds = double(synth::KOscConstants::numSamples) / synth::KOscConstants::sampleRate;
-  t.fixedLength = true;
-  t.seedLabel = "";  // no noise: --seed only chooses the random parameters
-  if (o.k < 1 || o.k > kMaxKOscOscillators) {
-    // Usable for its name only (option help, task lookup); run() refuses it before use.
-    t.help = "k-osc synth of the paper's Task 1 (needs --k)";
-    t.spec = []() -> const synth::ParamSpec& { throw Error("--task kosc needs --k"); };
-    return t;
-  }
-  const Index k = Index(o.k);
-  const synth::KOscVariant variant = synth::kOscVariantFromString(o.variant);
-  const bool asym = variant == synth::KOscVariant::Asymmetric;
-  t.help = "k-osc synth of the paper's Task 1: " + std::to_string(k) + " oscillators, " +
-           (asym ? "asymmetric (oscillator i owns slice i of 20-4000 Hz)" : "symmetric (S" + std::to_string(k) + ")") +
-           ", 1024 samples at 44.1 kHz, output = mean of the oscillators";
-  t.settings["k"] = k;
-  t.settings["variant"] = asym ? "asymmetric" : "symmetric";
-  auto spec = std::make_shared<const synth::ParamSpec>(synth::kOscSpec(k, variant));
-  t.spec = [spec]() -> const synth::ParamSpec& { return *spec; };
-  // The float synth of training: its output is bit-identical to KOscStream<float>'s signals.
-  auto render = [k, variant](const Vec<float>& params, std::uint64_t seed) {
-    const synth::KOsc<float> synth(k, variant);
-    Rendered r{params, seed, {}};
-    r.audio = synth.render(Mat<float>(params));
-    return r;
-  };
-  t.render = [render](const Vec<float>& params, std::uint64_t seed, const RenderSettings&) {
-    return render(params, seed);
-  };
-  t.random = [render, k](std::uint64_t seed, const RenderSettings&) {
-    Rng rng(seed);
-    return render(synth::sampleUniformParams<float>(k, 1, rng).col(0), seed);
-  };
-  return t;
-}
-
-std::vector<RenderTask> renderTasks(const TaskOptions& o = {}) { return {makeSurgeTask(), makeKOscTask(o)}; }
-
-const RenderTask& findTask(const std::vector<RenderTask>& tasks, const std::string& name) {
-  std::string known;
-  for (const auto& t : tasks) {
-    if (t.name == name) return t;
-    known += (known.empty() ? "" : ", ") + t.name;
-  }
-  throw Error("unknown task '" + name + "' (known: " + known + ")");
-}
-
-std::string fmtNumber(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
+using namespace symflow::cli;
 
 void listParams(const RenderTask& task, std::ostream& os) {
   const synth::ParamSpec& spec = task.spec();
@@ -182,95 +69,6 @@ void listParams(const RenderTask& task, std::ostream& os) {
       os << "\n";
     }
   }
-}
-
-std::string joinNames(const std::vector<std::string>& names) {
-  std::string s;
-  const std::size_t shown = std::min<std::size_t>(names.size(), 12);
-  for (std::size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + names[i];
-  if (names.size() > shown) s += " and " + std::to_string(names.size() - shown) + " more";
-  return s;
-}
-
-struct ParamsFile {
-  Vec<float> params;
-  bool hasSeed = false;
-  std::uint64_t seed = 0;
-};
-
-/// A JSON value as text, strings without their quotes.
-template <class Json> std::string plain(const Json& v) {
-  return v.is_string() ? v.template get<std::string>() : v.dump();
-}
-
-ParamsFile readParamsJson(const std::string& path, const RenderTask& task) {
-  std::ifstream f(path);
-  if (!f) throw Error("cannot open params file '" + path + "'");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": invalid JSON: " + e.what());
-  }
-  if (!j.is_object()) throw Error(path + ": expected a JSON object {\"name\": value, ...}");
-  ParamsFile out;
-  const nlohmann::json* values = &j;
-  if (j.contains("params")) {
-    values = &j["params"];
-    if (!values->is_object()) throw Error(path + ": \"params\" must be an object {\"name\": value, ...}");
-    if (j.contains("task") && !(j["task"].is_string() && j["task"].get<std::string>() == task.name))
-      throw Error(path + ": written for task " + j["task"].dump() + ", not '" + task.name + "'");
-    for (auto it = task.settings.begin(); it != task.settings.end(); ++it)
-      if (j.contains(it.key()) && j[it.key()].dump() != it.value().dump())
-        throw Error(path + ": written for " + it.key() + " " + plain(j[it.key()]) + ", not " + plain(it.value()) +
-                    " (pass --" + it.key() + " " + plain(j[it.key()]) + ")");
-    if (j.contains("seed")) {
-      if (!j["seed"].is_number_unsigned()) throw Error(path + ": \"seed\" must be a non-negative integer");
-      out.hasSeed = true;
-      out.seed = j["seed"].get<std::uint64_t>();
-    }
-  }
-  const synth::ParamSpec& spec = task.spec();
-  out.params.setZero(spec.size());
-  std::vector<bool> seen(std::size_t(spec.size()), false);
-  std::vector<std::string> unknown, missing;
-  for (auto it = values->begin(); it != values->end(); ++it) {
-    const Index i = spec.find(it.key());
-    if (i < 0) {
-      unknown.push_back(it.key());
-      continue;
-    }
-    if (!it.value().is_number()) throw Error(path + ": value of '" + it.key() + "' is not a number");
-    const double v = it.value().get<double>();
-    if (!(v >= -1.0 && v <= 1.0))
-      throw Error(path + ": value of '" + it.key() + "' is " + fmtNumber(v) + ", outside the model range [-1, 1]");
-    out.params(i) = float(v);
-    seen[std::size_t(i)] = true;
-  }
-  if (!unknown.empty())
-    throw Error(path + ": unknown parameter" + (unknown.size() > 1 ? "s " : " ") + joinNames(unknown) + " for task " +
-                task.name + " (see --list-params)");
-  for (Index i = 0; i < spec.size(); ++i)
-    if (!seen[std::size_t(i)]) missing.push_back(spec[i].name);
-  if (!missing.empty())
-    throw Error(path + ": missing parameter" + (missing.size() > 1 ? "s " : " ") + joinNames(missing));
-  return out;
-}
-
-std::string paramsJson(const RenderTask& task, const Rendered& r) {
-  const synth::ParamSpec& spec = task.spec();
-  nlohmann::ordered_json j;
-  j["task"] = task.name;
-  for (auto it = task.settings.begin(); it != task.settings.end(); ++it) j[it.key()] = it.value();
-  j["seed"] = r.seed;
-  nlohmann::ordered_json params = nlohmann::ordered_json::object(), units = nlohmann::ordered_json::object();
-  for (Index i = 0; i < spec.size(); ++i) {
-    params[spec[i].name] = double(r.params(i));
-    units[spec[i].name] = spec[i].toUnits(double(r.params(i)));
-  }
-  j["params"] = params;
-  j["units"] = units;
-  return j.dump(2) + "\n";
 }
 
 struct Options {

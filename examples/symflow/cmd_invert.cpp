@@ -1,0 +1,227 @@
+// symflow invert: find synth parameters for recordings with a trained model.
+//
+//   symflow invert --model M.safetensors in.wav [more.wav ...] --out DIR
+//                  [--samples 16] [--seed 0] [--steps 100] [--cfg 2] [--solver rk4] [--all]
+//
+// For each input: read it (libsndfile; any common format, rate and channel count), mix to
+// mono, resample to the model's rate (libsamplerate), trim or pad to the model's length (one
+// note line says what was done), draw N candidate parameter sets from the model (a flow draws
+// N posterior samples; a regression model has one answer, so N = 1; `random` draws N uniform
+// patches), render each with the model's synth, and rank them by the task's audio distance to
+// the input (k-osc: LSD in dB, metrics/kosc.hpp). Writes, per input STEM:
+//   DIR/STEM.json  best candidate: the params JSON of `symflow render --params` (model values
+//                  and the synth's own units: Hz, amplitude, shape) plus "input", "model",
+//                  "lsd_db", "rank", "candidates" and the sampler settings
+//   DIR/STEM.wav   its resynthesis (32-bit float WAV at the model's rate)
+//   with --all also DIR/STEM.rankNN.json / .wav for every candidate (NN = 01 is the best).
+// Re-render a result with: symflow render --task kosc --k K --variant V --params DIR/STEM.json.
+//
+// Failure: every input is read and checked before anything is sampled, and every output is
+// computed before the first file is written, so a bad input (missing, not audio, empty,
+// silent, NaN, too many channels, ...) gives one line naming the file, exit status 1 and no
+// output files. Two inputs with the same file stem are refused (their outputs would collide).
+// The candidates of one input depend only on (model, input, --seed, sampler settings), not on
+// the other inputs or their order.
+#include <algorithm>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <numeric>
+
+#include "audio_input.hpp"
+#include "commands.hpp"
+#include "render_tasks.hpp"
+#include "symflow/io/atomic_file.hpp"
+#include "symflow/io/wav.hpp"
+#include "symflow/metrics/kosc.hpp"
+#include "symflow/train/kosc_trainer.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using namespace symflow;
+using namespace symflow::cli;
+
+struct InvertArgs {
+  std::string model, out, solver = "rk4";
+  std::vector<std::string> inputs;
+  long samples = 16;
+  int steps = 100, threads = 0;
+  double guidance = 2.0;
+  std::uint64_t seed = 0;
+  bool all = false, quiet = false;
+};
+
+/// The ranked candidates of one input.
+struct Inversion {
+  std::string input, stem;
+  Mat<float> params;     // 3k x N, ranked best first, clamped to [-1, 1]
+  Mat<float> audio;      // 1024 x N, their renderings
+  Vec<double> lsd;       // N, ascending
+  double firstLsd = 0;   // LSD of the first draw (what one sample without ranking gives)
+};
+
+constexpr long kMaxSamples = 4096;
+
+void checkArgs(const InvertArgs& a) {
+  require(!a.model.empty(), "--model FILE is required (a checkpoint written by symflow train)");
+  require(!a.inputs.empty(), "give at least one input audio file");
+  require(!a.out.empty(), "--out DIR is required");
+  require(a.samples >= 1 && a.samples <= kMaxSamples,
+          "--samples must be between 1 and " + std::to_string(kMaxSamples) + ", got " + std::to_string(a.samples));
+  require(a.steps >= 1 && a.steps <= 100000, "--steps must be between 1 and 100000, got " + std::to_string(a.steps));
+  require(std::isfinite(a.guidance), "--cfg must be a finite number");
+  require(a.threads >= 0, "--threads must be >= 0");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a.out, ec) && !fs::is_directory(a.out, ec)) throw Error("--out " + a.out + ": exists and is not a folder");
+  std::map<std::string, std::string> stems;
+  for (const auto& in : a.inputs) {
+    const std::string stem = fs::path(in).stem().string();
+    require(!stem.empty() && stem != "." && stem != "..", in + ": cannot name an output after this path");
+    const auto [it, fresh] = stems.emplace(stem, in);
+    require(fresh, "inputs " + it->second + " and " + in + " would both write " + stem + ".json/.wav; rename one");
+  }
+}
+
+Inversion invertOne(models::KOscModel& model, const synth::KOsc<float>& synth, audio::RealFft<float>& fft,
+                    const LoadedAudio& in, Index n, const models::SampleOptions& so, std::uint64_t seed) {
+  Inversion r;
+  Mat<float> signals(in.samples.size(), n);
+  signals.colwise() = in.samples;
+  Mat<float> features, pred;
+  models::kOscFeatures<float>(signals, fft, features);
+  Rng rng(seed);
+  model.predict(features, so, rng, pred);
+  pred = pred.cwiseMax(-1.f).cwiseMin(1.f);  // the synth's range; what render --params accepts
+  const Mat<float> audio = synth.render(pred);
+  const Vec<double> lsd = metrics::lsdPerSound<float>(audio, signals);
+  std::vector<Index> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), Index(0));
+  std::stable_sort(order.begin(), order.end(), [&](Index x, Index y) { return lsd(x) < lsd(y); });
+  r.params.resize(pred.rows(), n);
+  r.audio.resize(audio.rows(), n);
+  r.lsd.resize(n);
+  for (Index j = 0; j < n; ++j) {
+    const Index c = order[std::size_t(j)];
+    r.params.col(j) = pred.col(c);
+    r.audio.col(j) = audio.col(c);
+    r.lsd(j) = lsd(c);
+  }
+  r.firstLsd = lsd(0);
+  return r;
+}
+
+void run(const InvertArgs& a) {
+#ifdef _OPENMP
+  if (a.threads > 0) omp_set_num_threads(a.threads);
+#endif
+  checkArgs(a);
+  models::SampleOptions so;
+  so.steps = a.steps;
+  so.guidance = a.guidance;
+  so.solver = models::parseSolverKind(a.solver);
+  auto model = train::loadKOscModel(a.model);
+  const auto& cfg = model->config();
+  const bool deterministic = !models::isFlow(cfg.kind) && cfg.kind != models::ModelKind::Random;
+  const Index n = deterministic ? 1 : Index(a.samples);
+  if (deterministic && a.samples > 1 && !a.quiet)
+    std::cerr << "invert: " << models::toString(cfg.kind) << " is a regression model: one candidate per input\n";
+  TaskOptions to;
+  to.k = long(cfg.k);
+  to.variant = models::toString(cfg.variant);
+  const RenderTask task = makeKOscTask(to);
+  const double rate = synth::KOscConstants::sampleRate;
+  const Index length = synth::KOscConstants::numSamples;
+
+  // 1. Read and check every input before any work.
+  // Notes are printed once every input has passed, so a refusal stays the only line.
+  std::vector<LoadedAudio> loaded;
+  std::vector<std::string> notes;
+  for (const auto& in : a.inputs) loaded.push_back(loadAudioForModel(in, rate, length, &notes));
+  if (!a.quiet)
+    for (const auto& note : notes) std::cerr << note << "\n";
+  // 2. Sample, render, rank.
+  const synth::KOsc<float> synth(cfg.k, cfg.variant);
+  audio::RealFft<float> fft(length);
+  std::vector<Inversion> results;
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    results.push_back(invertOne(*model, synth, fft, loaded[i], n, so, a.seed));
+    results.back().input = a.inputs[i];
+    results.back().stem = std::filesystem::path(a.inputs[i]).stem().string();
+  }
+  // 3. Encode every output, then write them all (each atomically).
+  std::vector<std::pair<std::string, std::string>> files;  // path, bytes
+  auto addCandidate = [&](const Inversion& r, Index j, const std::string& base) {
+    Rendered rendered{r.params.col(j), a.seed, {}};
+    auto j1 = paramsJsonObject(task, rendered);
+    j1.erase("seed");  // k-osc renders without noise; the sampling seed is below
+    j1["input"] = r.input;
+    j1["model"] = a.model;
+    j1["model_kind"] = models::toString(cfg.kind);
+    j1["lsd_db"] = r.lsd(j);
+    j1["rank"] = j + 1;
+    j1["candidates"] = n;
+    j1["sampler"] = {{"solver", a.solver}, {"steps", a.steps}, {"cfg", a.guidance}, {"seed", a.seed}};
+    files.emplace_back(base + ".json", j1.dump(2) + "\n");
+    const auto wav = io::encodeWav(Mat<float>(r.audio.col(j)), int(rate), io::WavFormat::Float32);
+    files.emplace_back(base + ".wav", std::string(wav.begin(), wav.end()));
+  };
+  for (const auto& r : results) {
+    addCandidate(r, 0, a.out + "/" + r.stem);
+    if (a.all)
+      for (Index j = 0; j < n; ++j) {
+        std::ostringstream name;
+        name << a.out << "/" << r.stem << ".rank" << std::setw(n >= 100 ? 4 : 2) << std::setfill('0') << j + 1;
+        addCandidate(r, j, name.str());
+      }
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(a.out, ec);
+  if (ec) throw Error("--out " + a.out + ": cannot create the folder (" + ec.message() + ")");
+  std::vector<std::unique_ptr<io::AtomicFileWriter>> writers;
+  for (const auto& [path, bytes] : files) {
+    writers.push_back(std::make_unique<io::AtomicFileWriter>(path));
+    writers.back()->write(bytes.data(), bytes.size());
+  }
+  for (auto& w : writers) w->commit();
+
+  std::cout << std::fixed << std::setprecision(2);
+  std::cout << "model " << a.model << " (" << models::toString(cfg.kind) << ", k = " << cfg.k << ", "
+            << models::toString(cfg.variant) << "), " << n << " candidate" << (n > 1 ? "s" : "") << " per input, "
+            << (deterministic ? std::string("deterministic") : a.solver + " " + std::to_string(a.steps) + " steps, cfg " +
+                                                                 std::to_string(a.guidance).substr(0, 4) + ", seed " +
+                                                                 std::to_string(a.seed))
+            << "\n";
+  for (const auto& r : results) {
+    std::cout << r.input << ": best LSD " << r.lsd(0) << " dB";
+    if (n > 1) std::cout << " (first draw " << r.firstLsd << ", median " << r.lsd(n / 2) << ", worst " << r.lsd(n - 1) << ")";
+    std::cout << " -> " << a.out << "/" << r.stem << ".json, .wav\n";
+  }
+}
+
+symflow::cli::RegisterCommand reg(
+    "invert", "Find synth parameters for audio files with a trained model; write them and the resynthesis",
+    [](CLI::App& app) {
+      auto a = std::make_shared<InvertArgs>();
+      app.add_option("--model", a->model, "Checkpoint written by symflow train (see models/)");
+      app.add_option("inputs", a->inputs, "Audio files (WAV, FLAC, OGG, AIFF, MP3, ...; any rate and channels)");
+      app.add_option("--out", a->out, "Output folder (created if needed)");
+      app.add_option("--samples,-n", a->samples, "Candidates drawn per input and ranked by audio distance")
+          ->capture_default_str();
+      app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str();
+      app.add_option("--steps", a->steps, "ODE solver steps")->capture_default_str();
+      app.add_option("--cfg,--guidance", a->guidance, "Classifier-free guidance weight")->capture_default_str();
+      app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();
+      app.add_flag("--all", a->all, "Also write every candidate (STEM.rankNN.json / .wav)");
+      app.add_flag("--quiet", a->quiet, "No notes on stderr");
+      app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
+      app.callback([a] { run(*a); });
+    });
+
+}  // namespace

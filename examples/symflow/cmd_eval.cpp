@@ -17,7 +17,7 @@ namespace {
 
 struct EvalArgs {
   std::string model, json, randomK, variant = "symmetric", solver = "rk4";
-  long n = 2048, chunk = 1024;
+  long n = 2048, chunk = 1024, bestOf = 1;
   int steps = 100, threads = 0;
   double guidance = 2.0;
   std::uint64_t seed = 1;
@@ -51,16 +51,37 @@ void run(const EvalArgs& a) {
   so.guidance = a.guidance;
   so.solver = models::parseSolverKind(a.solver);
   require(a.steps > 0, "eval: --steps must be positive");
+  require(a.bestOf >= 1 && a.bestOf <= 1024, "eval: --best-of must be between 1 and 1024");
+  const Index bestOf = Index(a.bestOf);
+  const long chunk = std::max<long>(1, a.chunk / a.bestOf);  // sounds per batch (x bestOf candidates)
   Rng rng(a.seed);
   std::vector<double> lsd, lac, ch, mse;
-  train::Progress progress("eval", (a.n + a.chunk - 1) / a.chunk, a.chunk, 2.0, stderr);
+  train::Progress progress("eval", (a.n + chunk - 1) / chunk, chunk, 2.0, stderr);
   long done = 0, chunkIndex = 0;
   while (done < a.n) {
-    const Index count = Index(std::min<long>(a.chunk, a.n - done));
+    const Index count = Index(std::min<long>(chunk, a.n - done));
     const auto batch = stream.testSounds(std::uint64_t(done), count);
     Mat<float> features, pred;
     models::kOscFeatures<float>(batch.signals, fft, features);
-    model->predict(features, so, rng, pred);
+    if (bestOf == 1) {
+      model->predict(features, so, rng, pred);
+    } else {  // draw bestOf candidates per sound (column b * bestOf + j), keep the lowest LSD
+      Mat<float> many(features.rows(), count * bestOf), cand, signals(batch.signals.rows(), count * bestOf);
+      for (Index b = 0; b < count; ++b)
+        for (Index j = 0; j < bestOf; ++j) {
+          many.col(b * bestOf + j) = features.col(b);
+          signals.col(b * bestOf + j) = batch.signals.col(b);
+        }
+      model->predict(many, so, rng, cand);
+      const Vec<double> lsd = metrics::lsdPerSound<float>(stream.synth().render(cand), signals);
+      pred.resize(cand.rows(), count);
+      for (Index b = 0; b < count; ++b) {
+        Index best = 0;
+        for (Index j = 1; j < bestOf; ++j)
+          if (lsd(b * bestOf + j) < lsd(b * bestOf + best)) best = j;
+        pred.col(b) = cand.col(b * bestOf + best);
+      }
+    }
     const auto s = metrics::evaluateKOsc<float>(stream.synth(), pred, batch.params, batch.signals);
     for (Index i = 0; i < count; ++i) {
       lsd.push_back(s.lsd[i]);
@@ -87,7 +108,7 @@ void run(const EvalArgs& a) {
   std::cout << "model " << name << " (" << models::toString(cfg.kind) << ", k = " << cfg.k << ", "
             << (cfg.variant == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric") << "), " << a.n
             << " test sounds, " << a.solver << " " << a.steps << " steps, guidance " << a.guidance << ", seed "
-            << a.seed << "\n";
+            << a.seed << (bestOf > 1 ? ", best of " + std::to_string(bestOf) + " by LSD" : std::string()) << "\n";
   std::cout << "LSD     " << mean(lsd) << " +- " << ci(lsd) << "\nLAC     " << mean(lac) << " +- " << ci(lac)
             << "\nChamfer " << mean(ch) << " +- " << ci(ch) << "\nMSE     " << mean(mse) << " +- " << ci(mse) << "\n";
   if (!a.json.empty()) {
@@ -97,6 +118,7 @@ void run(const EvalArgs& a) {
     v.set("lsd", mean(lsd)).set("lac", mean(lac)).set("chamfer", mean(ch)).set("param_mse", mean(mse));
     v.set("lsd_ci", ci(lsd)).set("lac_ci", ci(lac)).set("chamfer_ci", ci(ch)).set("param_mse_ci", ci(mse));
     v.set("sampler", a.solver).set("steps", a.steps).set("cfg", a.guidance).set("seed", std::int64_t(a.seed));
+    v.set("best_of", a.bestOf);
     std::ofstream(a.json) << json::dump(v, 2) << "\n";
   }
 }
@@ -108,7 +130,10 @@ symflow::cli::RegisterCommand reg("eval", "Score a k-osc model on the held-out t
   app.add_option("--random", a->randomK, "Score the uniform-random reference for this k instead");
   app.add_option("--variant", a->variant, "Variant for --random (symmetric/sym or asymmetric/asym)");
   app.add_option("--n", a->n, "Number of test sounds (the test set has 51200)")->capture_default_str();
-  app.add_option("--chunk", a->chunk, "Sounds per batch")->capture_default_str();
+  app.add_option("--chunk", a->chunk, "Sounds x candidates per batch")->capture_default_str();
+  app.add_option("--best-of", a->bestOf,
+                 "Draw this many candidates per sound and score the one whose rendering has the lowest LSD")
+      ->capture_default_str();
   app.add_option("--steps", a->steps, "Solver steps")->capture_default_str();
   app.add_option("--guidance,--cfg", a->guidance, "Classifier-free guidance weight")->capture_default_str();
   app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();

@@ -1,0 +1,67 @@
+// symflow export: write the weights of a training checkpoint as a small inference file.
+//
+//   symflow export --model out/run/model.safetensors --out models/kosc4-sym-p2t.safetensors
+//
+// Keeps the model's tensors (weights and BatchNorm buffers, float32) and its model config, and
+// drops what only training needs: the Adam moments (two more copies of the weights) and the
+// training state. Provenance is kept in the metadata: "symflow_exported_from" (the source's
+// file name) and the source's "symflow_train_state" (step, seed, options) when present. Any
+// command that takes --model reads the result (eval, invert, inspect, demo); `train --resume`
+// refuses it (no optimizer state). The written file is reloaded and compared tensor by tensor
+// before the command reports success.
+#include <filesystem>
+#include <iostream>
+
+#include "commands.hpp"
+#include "symflow/io/checkpoint.hpp"
+#include "symflow/train/kosc_trainer.hpp"
+
+namespace {
+
+using namespace symflow;
+
+struct ExportArgs {
+  std::string model, out;
+};
+
+void run(const ExportArgs& a) {
+  require(!a.model.empty(), "--model FILE is required (a checkpoint written by symflow train)");
+  require(!a.out.empty(), "--out FILE.safetensors is required");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a.out, ec) && fs::exists(a.model, ec) && fs::equivalent(a.out, a.model, ec))
+    throw Error("--out " + a.out + " is the --model file itself; choose another name");
+  io::Metadata meta;
+  auto model = train::loadKOscModel(a.model, &meta);
+  io::Metadata out;
+  out[train::kModelConfigKey] = json::dump(model->config().toJson());
+  out["symflow_exported_from"] = fs::path(a.model).filename().string();
+  if (const auto it = meta.find("symflow_train_state"); it != meta.end()) out["symflow_train_state"] = it->second;
+  const auto parent = fs::path(a.out).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  io::saveCheckpoint<float>(a.out, *model, nullptr, out);
+  // Read it back: the same tensors (weights and buffers), bit for bit.
+  auto check = train::loadKOscModel(a.out);
+  const auto t0 = model->tensors(), t1 = check->tensors();
+  Index count = 0;
+  bool same = t0.size() == t1.size();
+  for (std::size_t i = 0; same && i < t0.size(); ++i) {
+    same = t0[i].name == t1[i].name && t0[i].size() == t1[i].size() &&
+           std::equal(t0[i].value, t0[i].value + t0[i].size(), t1[i].value);
+    count += t0[i].size();
+  }
+  require(same, a.out + ": the written tensors differ from the source's (disk problem?)");
+  std::cout << "wrote " << a.out << ": " << models::toString(model->config().kind) << ", k = " << model->config().k
+            << ", " << models::toString(model->config().variant) << ", " << count << " numbers, "
+            << fs::file_size(a.out) << " bytes\n";
+}
+
+symflow::cli::RegisterCommand reg("export", "Write a checkpoint's weights (no optimizer state) as a small model file",
+                                  [](CLI::App& app) {
+                                    auto a = std::make_shared<ExportArgs>();
+                                    app.add_option("--model", a->model, "Checkpoint written by symflow train");
+                                    app.add_option("--out", a->out, "Model file to write (.safetensors)");
+                                    app.callback([a] { run(*a); });
+                                  });
+
+}  // namespace

@@ -55,6 +55,13 @@
 #include "symflow/io/safetensors.hpp"
 #include "symflow/io/checkpoint.hpp"
 #include "symflow/io/wav.hpp"
+#include "symflow/io/png.hpp"
+
+#include "symflow/viz/image.hpp"
+#include "symflow/viz/colormap.hpp"
+#include "symflow/viz/waveform.hpp"
+#include "symflow/viz/spectrogram.hpp"
+#include "symflow/viz/heatmap.hpp"
 
 #include "symflow/models/vector_fields.hpp"
 #include "symflow/models/flow_model.hpp"

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "symflow/metrics/kosc.hpp"
+#include "symflow/models/kosc_inversion.hpp"
 #include "symflow/train/kosc_trainer.hpp"
 #include "symflow/train/progress.hpp"
 
@@ -65,22 +66,10 @@ void run(const EvalArgs& a) {
     models::kOscFeatures<float>(batch.signals, fft, features);
     if (bestOf == 1) {
       model->predict(features, so, rng, pred);
-    } else {  // draw bestOf candidates per sound (column b * bestOf + j), keep the lowest LSD
-      Mat<float> many(features.rows(), count * bestOf), cand, signals(batch.signals.rows(), count * bestOf);
-      for (Index b = 0; b < count; ++b)
-        for (Index j = 0; j < bestOf; ++j) {
-          many.col(b * bestOf + j) = features.col(b);
-          signals.col(b * bestOf + j) = batch.signals.col(b);
-        }
-      model->predict(many, so, rng, cand);
-      const Vec<double> lsd = metrics::lsdPerSound<float>(stream.synth().render(cand), signals);
-      pred.resize(cand.rows(), count);
-      for (Index b = 0; b < count; ++b) {
-        Index best = 0;
-        for (Index j = 1; j < bestOf; ++j)
-          if (lsd(b * bestOf + j) < lsd(b * bestOf + best)) best = j;
-        pred.col(b) = cand.col(b * bestOf + best);
-      }
+    } else {  // draw bestOf candidates per sound, keep the one whose rendering has the lowest LSD
+      const auto c = models::rankedCandidates(*model, stream.synth(), fft, batch.signals, bestOf, so, rng);
+      pred.resize(c.params.rows(), count);
+      for (Index b = 0; b < count; ++b) pred.col(b) = c.params.col(c.at(b, 0));
     }
     const auto s = metrics::evaluateKOsc<float>(stream.synth(), pred, batch.params, batch.signals);
     for (Index i = 0; i < count; ++i) {

@@ -35,7 +35,7 @@
 #include "render_tasks.hpp"
 #include "symflow/io/atomic_file.hpp"
 #include "symflow/io/wav.hpp"
-#include "symflow/metrics/kosc.hpp"
+#include "symflow/models/kosc_inversion.hpp"
 #include "symflow/train/kosc_trainer.hpp"
 
 #ifdef _OPENMP
@@ -60,10 +60,7 @@ struct InvertArgs {
 /// The ranked candidates of one input.
 struct Inversion {
   std::string input, stem;
-  Mat<float> params;     // 3k x N, ranked best first, clamped to [-1, 1]
-  Mat<float> audio;      // 1024 x N, their renderings
-  Vec<double> lsd;       // N, ascending
-  double firstLsd = 0;   // LSD of the first draw (what one sample without ranking gives)
+  models::KOscCandidates c;  // one sound, ranked best first
 };
 
 constexpr long kMaxSamples = 4096;
@@ -87,34 +84,6 @@ void checkArgs(const InvertArgs& a) {
     const auto [it, fresh] = stems.emplace(stem, in);
     require(fresh, "inputs " + it->second + " and " + in + " would both write " + stem + ".json/.wav; rename one");
   }
-}
-
-Inversion invertOne(models::KOscModel& model, const synth::KOsc<float>& synth, audio::RealFft<float>& fft,
-                    const LoadedAudio& in, Index n, const models::SampleOptions& so, std::uint64_t seed) {
-  Inversion r;
-  Mat<float> signals(in.samples.size(), n);
-  signals.colwise() = in.samples;
-  Mat<float> features, pred;
-  models::kOscFeatures<float>(signals, fft, features);
-  Rng rng(seed);
-  model.predict(features, so, rng, pred);
-  pred = pred.cwiseMax(-1.f).cwiseMin(1.f);  // the synth's range; what render --params accepts
-  const Mat<float> audio = synth.render(pred);
-  const Vec<double> lsd = metrics::lsdPerSound<float>(audio, signals);
-  std::vector<Index> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), Index(0));
-  std::stable_sort(order.begin(), order.end(), [&](Index x, Index y) { return lsd(x) < lsd(y); });
-  r.params.resize(pred.rows(), n);
-  r.audio.resize(audio.rows(), n);
-  r.lsd.resize(n);
-  for (Index j = 0; j < n; ++j) {
-    const Index c = order[std::size_t(j)];
-    r.params.col(j) = pred.col(c);
-    r.audio.col(j) = audio.col(c);
-    r.lsd(j) = lsd(c);
-  }
-  r.firstLsd = lsd(0);
-  return r;
 }
 
 void run(const InvertArgs& a) {
@@ -151,25 +120,26 @@ void run(const InvertArgs& a) {
   audio::RealFft<float> fft(length);
   std::vector<Inversion> results;
   for (std::size_t i = 0; i < loaded.size(); ++i) {
-    results.push_back(invertOne(*model, synth, fft, loaded[i], n, so, a.seed));
-    results.back().input = a.inputs[i];
+    Rng rng(a.seed);  // per input: its result does not depend on the other inputs
+    results.push_back({a.inputs[i], "", models::rankedCandidates(*model, synth, fft, Mat<float>(loaded[i].samples), n, so, rng)});
     results.back().stem = std::filesystem::path(a.inputs[i]).stem().string();
   }
   // 3. Encode every output, then write them all (each atomically).
   std::vector<std::pair<std::string, std::string>> files;  // path, bytes
   auto addCandidate = [&](const Inversion& r, Index j, const std::string& base) {
-    Rendered rendered{r.params.col(j), a.seed, {}};
+    // Clamped to the synth's range (what render --params accepts); the sound is the same.
+    Rendered rendered{r.c.params.col(j).cwiseMax(-1.f).cwiseMin(1.f), a.seed, {}};
     auto j1 = paramsJsonObject(task, rendered);
     j1.erase("seed");  // k-osc renders without noise; the sampling seed is below
     j1["input"] = r.input;
     j1["model"] = a.model;
     j1["model_kind"] = models::toString(cfg.kind);
-    j1["lsd_db"] = r.lsd(j);
+    j1["lsd_db"] = r.c.lsd(j);
     j1["rank"] = j + 1;
     j1["candidates"] = n;
     j1["sampler"] = {{"solver", a.solver}, {"steps", a.steps}, {"cfg", a.guidance}, {"seed", a.seed}};
     files.emplace_back(base + ".json", j1.dump(2) + "\n");
-    const auto wav = io::encodeWav(Mat<float>(r.audio.col(j)), int(rate), io::WavFormat::Float32);
+    const auto wav = io::encodeWav(Mat<float>(r.c.audio.col(j)), int(rate), io::WavFormat::Float32);
     files.emplace_back(base + ".wav", std::string(wav.begin(), wav.end()));
   };
   for (const auto& r : results) {
@@ -199,8 +169,10 @@ void run(const InvertArgs& a) {
                                                                  std::to_string(a.seed))
             << "\n";
   for (const auto& r : results) {
-    std::cout << r.input << ": best LSD " << r.lsd(0) << " dB";
-    if (n > 1) std::cout << " (first draw " << r.firstLsd << ", median " << r.lsd(n / 2) << ", worst " << r.lsd(n - 1) << ")";
+    std::cout << r.input << ": best LSD " << r.c.lsd(0) << " dB";
+    if (n > 1)
+      std::cout << " (first draw " << r.c.firstLsd(0) << ", median " << r.c.lsd(n / 2) << ", worst " << r.c.lsd(n - 1)
+                << ")";
     std::cout << " -> " << a.out << "/" << r.stem << ".json, .wav\n";
   }
 }

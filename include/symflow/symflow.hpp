@@ -67,6 +67,7 @@
 #include "symflow/models/flow_model.hpp"
 #include "symflow/models/regression_model.hpp"
 #include "symflow/models/kosc_model.hpp"
+#include "symflow/models/kosc_inversion.hpp"
 
 #include "symflow/train/losses.hpp"
 #include "symflow/train/progress.hpp"

@@ -45,7 +45,8 @@ void run(const TrainArgs& a) {
   train::KOscTrainer trainer(cfg, opt);
   const auto r = trainer.run();
   std::cout << "trained " << r.step << " steps in " << train::formatDuration(r.seconds) << ", loss (EMA) " << r.emaLoss
-            << (r.interrupted ? ", interrupted" : "") << "; checkpoint " << train::checkpointPath(opt.outDir) << "\n";
+            << (r.interrupted ? ", interrupted" : "") << "; checkpoint " << trainer.paths().checkpoint << ", log "
+            << trainer.paths().csvLog << "\n";
 }
 
 symflow::cli::RegisterCommand reg("train", "Train a model on the fly-rendered k-osc task", [](CLI::App& app) {
@@ -70,10 +71,16 @@ symflow::cli::RegisterCommand reg("train", "Train a model on the fly-rendered k-
   app.add_option("--cfg-dropout", a->cfgDropout, "Conditioning dropout probability")->capture_default_str();
   app.add_flag("--no-ot", a->noOt, "Independent coupling instead of minibatch OT");
   app.add_option("--seed", a->opt.seed, "Seed of data stream, init and noise")->capture_default_str();
-  app.add_option("--out", a->opt.outDir, "Output folder (checkpoint, log)")->capture_default_str();
-  app.add_option("--checkpoint-every", a->opt.checkpointSeconds, "Seconds between checkpoints")->capture_default_str();
+  app.add_option("--out", a->opt.out,
+                 "Checkpoint file NAME.safetensors (logs NAME.jsonl, NAME.csv beside it) or output folder "
+                 "(model.safetensors, train.jsonl, train.csv)")->capture_default_str();
+  app.add_option("--checkpoint-every", a->opt.checkpointSeconds, "Seconds between checkpoints (0: off)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-steps", a->opt.checkpointSteps,
+                 "Also checkpoint at every multiple of this many steps (0: off)")->capture_default_str();
+  app.add_option("--log-every", a->opt.logEvery, "Steps between log rows (and the last step)")->capture_default_str();
   app.add_option("--stop-after", a->opt.stopAfter, "Stop after this many steps of this run (-1: no limit)");
-  app.add_flag("--resume", a->opt.resume, "Continue from the checkpoint in --out (its model and settings win)");
+  app.add_flag("--resume", a->opt.resume, "Continue from the checkpoint of --out (its model and settings win)");
   app.add_flag("--quiet", a->opt.quiet, "No progress output");
   app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
   app.callback([a] { run(*a); });

@@ -12,11 +12,16 @@
 // Encoders: cnn (the paper's spectral CNN) or spectral-mlp (cheap). Both read the k-osc
 // feature: |rFFT(signal)| / 1024 (PyTorch's norm="forward"), 513 x B (kOscFeatures).
 //
+// Inspection: KOscModel::param2TokAssignment() returns a copy of the learned Param2Tok
+// assignment A (tokens x parameters, rows of "assign") for cnf-param2tok, nothing otherwise.
+//
 // KOscModelConfig round-trips through JSON (stored in checkpoints' metadata under
 // "symflow_model_config"), so a checkpoint rebuilds its own model.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "symflow/audio/fft.hpp"
@@ -214,6 +219,9 @@ class KOscModel {
   virtual StepLoss step(const Mat<float>& features, const Mat<float>& x1, Rng& rng, const FlowTrainOptions& o) = 0;
   /// One parameter set per column of features (a posterior sample for flows).
   virtual void predict(const Mat<float>& features, const SampleOptions& so, Rng& rng, Mat<float>& x) = 0;
+  /// cnf-param2tok: a copy of the learned assignment A, n x P (row t: the weights with which
+  /// token t reads each flat parameter; the tensor "assign"). Every other model: std::nullopt.
+  virtual std::optional<Mat<float>> param2TokAssignment() const { return std::nullopt; }
   /// Visits tensors for checkpoints (io/checkpoint.hpp expects a visitParams member).
   template <class F> void visitParams(const std::string& prefix, F&& f) {
     for (auto t : tensors()) {
@@ -249,6 +257,12 @@ class KOscFlow final : public KOscNet<FlowModel<float, Enc, VF>> {
   using Base::Base;
   StepLoss step(const Mat<float>& f, const Mat<float>& x1, Rng& rng, const FlowTrainOptions& o) override {
     return this->net_.lossAndGradient(f, x1, rng, o, cache_);
+  }
+  std::optional<Mat<float>> param2TokAssignment() const override {
+    if constexpr (std::is_same_v<VF, DitVectorField<float, nn::Param2Tok<float>>>)
+      return Mat<float>(this->net_.vectorField().tokenizer().assignT().transpose());
+    else
+      return std::nullopt;
   }
   void predict(const Mat<float>& f, const SampleOptions& so, Rng& rng, Mat<float>& x) override {
     Mat<float> z;

@@ -9,17 +9,29 @@
 // not interrupted (the checkpoint holds weights, BatchNorm statistics, Adam moments and step;
 // the data position and random streams follow from the step).
 //
-// Files in outDir: model.safetensors (latest checkpoint: weights + optimizer + metadata),
-// model.prev.safetensors (the one before; used, with a warning, when the latest is damaged),
-// train.jsonl (one JSON line per log interval). Checkpoints are written atomically every
-// checkpointSeconds, at the end, and on Ctrl-C (first Ctrl-C: checkpoint and stop; second:
-// exit at once). A step whose gradient norm is not finite is skipped and counted.
+// Output (KOscTrainOptions::out, see TrainPaths): either a folder DIR or a checkpoint file
+// DIR/NAME.safetensors:
+//   --out DIR                      --out DIR/NAME.safetensors
+//   DIR/model.safetensors          DIR/NAME.safetensors        latest checkpoint
+//   DIR/model.prev.safetensors     DIR/NAME.prev.safetensors   the one before
+//   DIR/train.jsonl                DIR/NAME.jsonl              log, one JSON object per row
+//   DIR/train.csv                  DIR/NAME.csv                the same rows as CSV
+// A checkpoint holds weights, optimizer state and metadata; the previous one is used, with a
+// warning, when the latest is damaged. A log row (step, loss, data, penalty, grad_norm, lr,
+// seconds) is written every logEvery steps and at the last step; a resumed run appends to
+// both logs (the CSV header is not repeated). Checkpoints are written atomically when
+// checkpointSeconds have passed since the last one or the step count is a multiple of
+// checkpointSteps (either trigger; 0 turns a trigger off), at the end, and on Ctrl-C (first
+// Ctrl-C: checkpoint and stop; second: exit at once). A step whose gradient norm is not
+// finite is skipped and counted.
 #pragma once
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "symflow/audio/fft.hpp"
 #include "symflow/io/checkpoint.hpp"
@@ -34,7 +46,7 @@
 namespace symflow::train {
 
 struct KOscTrainOptions {
-  std::string outDir = "out/train";
+  std::string out = "out/train";  // folder, or checkpoint file ending in .safetensors (TrainPaths)
   long steps = 2000;
   Index batch = 1024;
   double lr = 5e-4;          // peak learning rate
@@ -42,7 +54,8 @@ struct KOscTrainOptions {
   double floorRatio = 0.1;   // final lr = floorRatio * lr (cosine decay)
   double clip = 1.0;         // global gradient-norm clip
   std::uint64_t seed = 0;
-  double checkpointSeconds = 300;
+  double checkpointSeconds = 300;  // checkpoint when this many seconds passed since the last (0: off)
+  long checkpointSteps = 0;        // checkpoint at every step that is a multiple of this (0: off)
   long stopAfter = -1;       // stop (with a checkpoint) after this many steps of this run (-1: never)
   long logEvery = 10;
   bool resume = false;
@@ -62,8 +75,52 @@ inline constexpr std::uint64_t kStepDomain = 0x73746570ULL;  // "step"
 inline constexpr std::uint64_t kInitDomain = 0x696e6974ULL;  // "init"
 inline const char* kModelConfigKey = "symflow_model_config";
 
-inline std::string checkpointPath(const std::string& dir) { return dir + "/model.safetensors"; }
-inline std::string previousCheckpointPath(const std::string& dir) { return dir + "/model.prev.safetensors"; }
+/// The files of a training run. `out` ending in ".safetensors" (and not an existing folder)
+/// is the checkpoint file itself; anything else is a folder holding model.safetensors.
+struct TrainPaths {
+  std::string dir;                // folder of every file (created by the trainer)
+  std::string checkpoint;         // latest checkpoint
+  std::string previous;           // the checkpoint before it
+  std::string jsonLog, csvLog;    // the two logs (same rows)
+
+  static TrainPaths of(const std::string& out) {
+    namespace fs = std::filesystem;
+    require(!out.empty(), "train: --out is empty");
+    const fs::path p(out);
+    const std::string ext = ".safetensors";
+    const bool fileForm = out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0 &&
+                          !fs::is_directory(p);
+    TrainPaths t;
+    if (fileForm) {
+      const std::string name = p.filename().string();
+      const std::string stem = name.substr(0, name.size() - ext.size());
+      require(!stem.empty(), "train: --out '" + out + "' has no file name before .safetensors");
+      const fs::path parent = p.parent_path();
+      auto beside = [&](const std::string& file) { return (parent / file).string(); };
+      t.dir = parent.empty() ? "." : parent.string();
+      t.checkpoint = out;
+      t.previous = beside(stem + ".prev.safetensors");
+      t.jsonLog = beside(stem + ".jsonl");
+      t.csvLog = beside(stem + ".csv");
+    } else {
+      t.dir = out;
+      t.checkpoint = (p / "model.safetensors").string();
+      t.previous = (p / "model.prev.safetensors").string();
+      t.jsonLog = (p / "train.jsonl").string();
+      t.csvLog = (p / "train.csv").string();
+    }
+    return t;
+  }
+};
+/// The latest checkpoint of `out` (a folder or a .safetensors file; see TrainPaths).
+inline std::string checkpointPath(const std::string& out) { return TrainPaths::of(out).checkpoint; }
+inline std::string previousCheckpointPath(const std::string& out) { return TrainPaths::of(out).previous; }
+
+/// The columns of both training logs, in order.
+inline const std::vector<std::string>& trainLogColumns() {
+  static const std::vector<std::string> cols{"step", "loss", "data", "penalty", "grad_norm", "lr", "seconds"};
+  return cols;
+}
 
 /// Rebuilds a k-osc model from any checkpoint written by symflow (weights only).
 inline std::unique_ptr<models::KOscModel> loadKOscModel(const std::string& path, io::Metadata* meta = nullptr) {
@@ -88,26 +145,30 @@ class KOscTrainer {
     require(opt.warmup >= 0, "train: --warmup must be >= 0");
     opt_.warmup = std::min(opt.warmup, opt.steps);  // short runs: warm up over the whole run
     require(opt.floorRatio >= 0 && opt.floorRatio <= 1, "train: the lr floor ratio must be in [0, 1]");
+    require(opt.checkpointSeconds >= 0, "train: --checkpoint-every must be >= 0 (0: off)");
+    require(opt.checkpointSteps >= 0, "train: --checkpoint-steps must be >= 0 (0: off)");
+    require(opt.logEvery > 0, "train: --log-every must be positive");
+    paths_ = TrainPaths::of(opt.out);
   }
 
   KOscTrainResult run() {
     namespace fs = std::filesystem;
-    fs::create_directories(opt_.outDir);
-    const std::string latest = checkpointPath(opt_.outDir), prev = previousCheckpointPath(opt_.outDir);
+    fs::create_directories(paths_.dir);
     long start = 0;
-    if (opt_.resume && (fs::exists(latest) || fs::exists(prev))) {
-      start = resumeFrom(latest, prev);
+    if (opt_.resume && (fs::exists(paths_.checkpoint) || fs::exists(paths_.previous))) {
+      start = resumeFrom(paths_.checkpoint, paths_.previous);
     } else {
       Rng initRng = Rng(opt_.seed).fork(kInitDomain);
       model_ = models::makeKOscModel(cfg_, &initRng);
       adam_ = optim::Adam<float>(model_->store(), adamConfig());
-      if (opt_.resume && !opt_.quiet) std::cerr << "train: nothing to resume in " << opt_.outDir << ", starting fresh\n";
+      if (opt_.resume && !opt_.quiet) std::cerr << "train: nothing to resume at " << paths_.checkpoint << ", starting fresh\n";
     }
     auto& store = model_->store();
     synth::KOscStream<float> stream(cfg_.k, cfg_.variant, opt_.seed);
     audio::RealFft<float> fft(synth::KOscConstants::numSamples);
     optim::CosineSchedule sched(opt_.lr, opt_.warmup, opt_.steps, opt_.lr * opt_.floorRatio);
-    MetricLog log(opt_.outDir + "/train.jsonl", start > 0);
+    MetricLog log(paths_.jsonLog, start > 0);
+    CsvLog csv(paths_.csvLog, trainLogColumns(), start > 0);
     Progress progress("train " + models::toString(cfg_.kind), opt_.steps, opt_.batch, 2.0,
                       opt_.quiet ? nullptr : stderr);
     progress.setStartStep(start + 1);
@@ -120,7 +181,7 @@ class KOscTrainer {
       std::cerr << "train: " << models::toString(cfg_.kind) << " (" << models::toString(cfg_.encoder) << " encoder), k = "
                 << cfg_.k << " " << (cfg_.variant == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric")
                 << ", " << store.size() << " weights, batch " << opt_.batch << ", steps " << start << " -> "
-                << opt_.steps << ", out " << opt_.outDir << "\n";
+                << opt_.steps << ", checkpoint " << paths_.checkpoint << "\n";
     while (step < opt_.steps) {
       if (opt_.stopAfter >= 0 && step - start >= opt_.stopAfter) break;
       const auto batch = stream.batch(std::uint64_t(step), opt_.batch);
@@ -140,15 +201,21 @@ class KOscTrainer {
       }
       ++step;
       progress.update(step, loss.loss);
-      if (step % opt_.logEvery == 0 || step == opt_.steps)
-        log.write({{"step", double(step)}, {"loss", loss.loss}, {"data", loss.data}, {"penalty", loss.penalty},
-                   {"grad_norm", norm}, {"lr", sched.lr(step - 1)}, {"seconds", progress.elapsed()}});
+      if (step % opt_.logEvery == 0 || step == opt_.steps) {
+        const std::vector<std::pair<std::string, double>> row{
+            {"step", double(step)}, {"loss", loss.loss}, {"data", loss.data}, {"penalty", loss.penalty},
+            {"grad_norm", norm},    {"lr", sched.lr(step - 1)}, {"seconds", progress.elapsed()}};
+        log.write(row);
+        csv.write(row);
+      }
       const double since = std::chrono::duration<double>(Progress::Clock::now() - lastCkpt).count();
       if (interrupt.requested()) {
         res.interrupted = true;
         break;
       }
-      if (since >= opt_.checkpointSeconds && step < opt_.steps) {
+      const bool byTime = opt_.checkpointSeconds > 0 && since >= opt_.checkpointSeconds;
+      const bool bySteps = opt_.checkpointSteps > 0 && step % opt_.checkpointSteps == 0;
+      if ((byTime || bySteps) && step < opt_.steps) {
         save(step, progress.elapsed());
         lastCkpt = Progress::Clock::now();
       }
@@ -162,6 +229,7 @@ class KOscTrainer {
   }
 
   models::KOscModel& model() { return *model_; }
+  const TrainPaths& paths() const { return paths_; }
 
  private:
   optim::AdamConfig adamConfig() const {
@@ -184,7 +252,7 @@ class KOscTrainer {
 
   void save(long step, double seconds) {
     namespace fs = std::filesystem;
-    const std::string latest = checkpointPath(opt_.outDir), prev = previousCheckpointPath(opt_.outDir);
+    const std::string &latest = paths_.checkpoint, &prev = paths_.previous;
     std::error_code ec;
     if (fs::exists(latest)) fs::rename(latest, prev, ec);  // keep the last good one
     io::saveCheckpoint(latest, *model_, &adam_, metadata(step, seconds));
@@ -202,6 +270,16 @@ class KOscTrainer {
         const long step = long(t.at("step").asInt64());
         opt_.seed = std::uint64_t(t.at("seed").asInt64());
         opt_.batch = Index(t.at("batch").asInt64());
+        // the optimizer and flow settings of the run (older checkpoints may lack some)
+        auto number = [&](const char* key, double& dst) {
+          if (const json::Value* v = t.find(key); v && v->isNumber()) dst = v->asDouble();
+        };
+        number("lr", opt_.lr);
+        number("floor_ratio", opt_.floorRatio);
+        number("clip", opt_.clip);
+        number("cfg_dropout", opt_.flow.cfgDropout);
+        if (const json::Value* v = t.find("warmup"); v && v->isInteger()) opt_.warmup = long(v->asInt64());
+        if (const json::Value* v = t.find("ot_coupling"); v && v->isBool()) opt_.flow.otCoupling = v->asBool();
         cfg_ = m->config();
         previousSeconds_ = std::stod(meta.count("train_seconds") ? meta.at("train_seconds") : "0");
         model_ = std::move(m);
@@ -213,11 +291,12 @@ class KOscTrainer {
                   << (path == latest ? "; trying " + prev : std::string()) << "\n";
       }
     }
-    throw Error("train: no usable checkpoint in " + opt_.outDir + " (tried " + latest + " and " + prev + ")");
+    throw Error("train: no usable checkpoint to resume (tried " + latest + " and " + prev + ")");
   }
 
   models::KOscModelConfig cfg_;
   KOscTrainOptions opt_;
+  TrainPaths paths_;
   std::unique_ptr<models::KOscModel> model_;
   optim::Adam<float> adam_;
   double previousSeconds_ = 0;

@@ -6,6 +6,9 @@
 // is rewritten in place (\r); otherwise each report is a new line (logs stay readable).
 // MetricLog appends one JSON object per line (JSON Lines) to a file and flushes it, so a
 // killed job keeps every line it wrote.
+// CsvLog writes the same rows as CSV: a header line of column names once, then one line of
+// numbers per row (flushed; non-finite values as nan, inf, -inf). Appending to a file that
+// already has a header checks that header against the columns and does not repeat it.
 #pragma once
 #include <chrono>
 #include <cmath>
@@ -112,6 +115,73 @@ class MetricLog {
   }
 
  private:
+  std::ofstream f_;
+};
+
+/// Appends rows of numbers to a CSV file with a fixed list of columns:
+///   step,loss,...          (header, written once, when the file is new or empty)
+///   10,0.5123,...          (one line per write, same column order)
+/// write() takes the same (name, value) pairs as MetricLog::write and requires the names to
+/// be the columns, in order, so both logs can be fed the same row.
+class CsvLog {
+ public:
+  CsvLog() = default;
+  CsvLog(const std::string& path, std::vector<std::string> columns, bool append = true) {
+    open(path, std::move(columns), append);
+  }
+  /// append = false truncates the file. append = true keeps what is there: a non-empty file
+  /// must start with exactly this header line (Error otherwise, naming both); a last line
+  /// cut short by a killed job is ended with a newline first.
+  void open(const std::string& path, std::vector<std::string> columns, bool append = true) {
+    require(!columns.empty(), "CsvLog: no columns for " + path);
+    for (const auto& c : columns)
+      require(!c.empty() && c.find_first_of(",\"\r\n") == std::string::npos,
+              "CsvLog: column name '" + c + "' is empty or needs quoting");
+    columns_ = std::move(columns);
+    std::string header;
+    for (size_t i = 0; i < columns_.size(); ++i) header += (i ? "," : "") + columns_[i];
+    bool needHeader = true, needNewline = false;
+    if (append) {
+      std::ifstream in(path, std::ios::binary);
+      std::string first;
+      if (in && std::getline(in, first)) {
+        if (!first.empty() && first.back() == '\r') first.pop_back();
+        require(first == header, "log file " + path + " has columns '" + first + "', expected '" + header +
+                                     "' (move it away or start without --resume)");
+        needHeader = false;
+        in.clear();
+        in.seekg(-1, std::ios::end);
+        char last = '\n';
+        if (in.get(last)) needNewline = last != '\n';
+      }
+    }
+    f_.open(path, append ? std::ios::app : std::ios::trunc);
+    require(bool(f_), "cannot open log file " + path);
+    if (needNewline) f_ << "\n";
+    if (needHeader) f_ << header << "\n";
+    f_.flush();
+  }
+  bool isOpen() const { return f_.is_open(); }
+  const std::vector<std::string>& columns() const { return columns_; }
+  void write(const std::vector<std::pair<std::string, double>>& values) {
+    if (!f_.is_open()) return;
+    require(values.size() == columns_.size(), "CsvLog: a row has " + std::to_string(values.size()) +
+                                                  " values for " + std::to_string(columns_.size()) + " columns");
+    for (size_t i = 0; i < values.size(); ++i) {
+      require(values[i].first == columns_[i],
+              "CsvLog: value '" + values[i].first + "' given for column '" + columns_[i] + "'");
+      if (i) f_ << ",";
+      const double v = values[i].second;
+      if (std::isnan(v)) f_ << "nan";
+      else if (std::isinf(v)) f_ << (v > 0 ? "inf" : "-inf");
+      else f_ << std::setprecision(9) << v;
+    }
+    f_ << "\n";
+    f_.flush();
+  }
+
+ private:
+  std::vector<std::string> columns_;
   std::ofstream f_;
 };
 

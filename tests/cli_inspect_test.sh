@@ -1,0 +1,114 @@
+#!/bin/sh
+# `symflow train` output files and `symflow inspect` end to end (POSIX sh), in seconds:
+#   - train a tiny cnf-param2tok with --out DIR/m.safetensors --checkpoint-steps 1: the checkpoint,
+#     the previous one beside it and both logs (m.jsonl, m.csv: header + one row per step);
+#   - inspect it: the parameter x token table has the k-osc parameter names, --csv has the header
+#     and 3k data rows;
+#   - inspect a file that is not a model: exit 1, one line "symflow inspect: error: ...";
+#   - inspect a model without a learned assignment (cnf-equivariant): says so; --csv refused;
+#   - --resume from the file form continues (more rows, the step count grows, one header);
+#     the folder form writes model.safetensors, train.jsonl and train.csv.
+#
+#   sh tests/cli_inspect_test.sh path/to/symflow scratch-dir
+#
+# The scratch directory is emptied first. Registered with CTest as cli_inspect (tests/CMakeLists.txt).
+set -u
+
+SYMFLOW=${1:?usage: cli_inspect_test.sh SYMFLOW_BINARY SCRATCH_DIR}
+DIR=${2:?usage: cli_inspect_test.sh SYMFLOW_BINARY SCRATCH_DIR}
+case $SYMFLOW in /*) ;; *) SYMFLOW=$(pwd)/$SYMFLOW ;; esac
+[ -f "$SYMFLOW" ] && [ -x "$SYMFLOW" ] || { echo "cli_inspect_test: $SYMFLOW is not an executable file" >&2; exit 1; }
+rm -rf "$DIR" && mkdir -p "$DIR" || exit 1
+cd "$DIR" || exit 1
+
+failures=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+lines() {
+  wc -l < "$1" | tr -d ' '
+}
+# Last value of the first CSV column (the step of the last row).
+last_step() {
+  tail -n 1 "$1" | cut -d, -f1
+}
+
+TINY="--encoder spectral-mlp --k 2 --batch 8 --dit-width 32 --dit-layers 1 --dit-heads 2 --dit-ff 32 --quiet"
+
+# --- train, file form ----------------------------------------------------------------------
+# shellcheck disable=SC2086
+"$SYMFLOW" train --model cnf-param2tok $TINY --steps 3 --log-every 1 --checkpoint-steps 1 \
+  --out run/m.safetensors > train.txt 2> train_err.txt || fail "train exited $?: $(cat train_err.txt)"
+for f in m.safetensors m.prev.safetensors m.jsonl m.csv; do
+  [ -s "run/$f" ] || fail "train --out run/m.safetensors did not write run/$f"
+done
+[ ! -e run/model.safetensors ] || fail "the file form also wrote run/model.safetensors"
+[ "$(head -n 1 run/m.csv)" = "step,loss,data,penalty,grad_norm,lr,seconds" ] ||
+  fail "m.csv header is '$(head -n 1 run/m.csv)'"
+[ "$(lines run/m.csv)" = 4 ] || fail "m.csv has $(lines run/m.csv) lines, expected header + 3 rows"
+[ "$(lines run/m.jsonl)" = 3 ] || fail "m.jsonl has $(lines run/m.jsonl) lines, expected 3"
+[ "$(last_step run/m.csv)" = 3 ] || fail "m.csv ends at step $(last_step run/m.csv), expected 3"
+grep -q "checkpoint run/m.safetensors" train.txt || fail "train does not name its checkpoint: $(cat train.txt)"
+
+# --- inspect a cnf-param2tok checkpoint -------------------------------------------------------
+"$SYMFLOW" inspect --model run/m.safetensors --csv a.csv > inspect.txt 2> inspect_err.txt ||
+  fail "inspect exited $?: $(cat inspect_err.txt)"
+grep -q "cnf-param2tok, k = 2" inspect.txt || fail "inspect does not name the model: $(head -n 1 inspect.txt)"
+for p in osc1_freq osc1_amp osc1_shape osc2_freq osc2_amp osc2_shape; do
+  grep -q "^$p " inspect.txt || fail "the inspect table has no row $p"
+done
+grep -q "token_1" inspect.txt || fail "the inspect table has no token_1 column"
+grep -q "^symmetry: .* of 2 oscillators" inspect.txt || fail "inspect has no symmetry summary"
+[ "$(head -n 1 a.csv)" = "parameter,token_0,token_1" ] || fail "a.csv header is '$(head -n 1 a.csv)'"
+[ "$(lines a.csv)" = 7 ] || fail "a.csv has $(lines a.csv) lines, expected header + 3k = 6 rows"
+grep -q "^osc2_shape,[-0-9.e]*,[-0-9.e]*$" a.csv || fail "a.csv has no numeric osc2_shape row"
+
+# --- inspect refusals: exit 1, one line on stderr --------------------------------------------
+echo "not a model" > bad.safetensors
+"$SYMFLOW" inspect --model bad.safetensors > out.txt 2> err.txt
+status=$?
+[ "$status" = 1 ] || fail "inspect of a non-model file: exit status $status, expected 1"
+[ "$(lines err.txt)" = 1 ] || fail "inspect of a non-model file: $(lines err.txt) lines on stderr: $(cat err.txt)"
+grep -q "^symflow inspect: error: " err.txt || fail "inspect of a non-model file: no error line: $(cat err.txt)"
+"$SYMFLOW" inspect --model run/m.jsonl > out.txt 2> err.txt
+status=$?
+[ "$status" = 1 ] && [ "$(lines err.txt)" = 1 ] || fail "inspect of a log file: status $status, stderr $(cat err.txt)"
+
+# --- a model without a learned assignment ----------------------------------------------------
+# shellcheck disable=SC2086
+"$SYMFLOW" train --model cnf-equivariant $TINY --steps 1 --out eq.safetensors > /dev/null 2>&1 ||
+  fail "train cnf-equivariant exited $?"
+"$SYMFLOW" inspect --model eq.safetensors > eq.txt 2>&1 || fail "inspect cnf-equivariant exited $?"
+grep -q "no learned assignment" eq.txt || fail "inspect cnf-equivariant does not say there is no assignment"
+grep -q "token_1: osc2_freq, osc2_amp, osc2_shape" eq.txt || fail "inspect cnf-equivariant: no fixed grouping"
+"$SYMFLOW" inspect --model eq.safetensors --csv eq_table.csv > out.txt 2> err.txt
+status=$?
+[ "$status" = 1 ] && [ ! -e eq_table.csv ] && grep -q "no learned assignment" err.txt ||
+  fail "inspect cnf-equivariant --csv: status $status, stderr $(cat err.txt)"
+
+# --- resume from the file form ---------------------------------------------------------------
+# shellcheck disable=SC2086
+"$SYMFLOW" train --model cnf-param2tok $TINY --steps 5 --log-every 1 --resume \
+  --out run/m.safetensors > /dev/null 2> resume_err.txt || fail "train --resume exited $?: $(cat resume_err.txt)"
+[ "$(lines run/m.csv)" = 6 ] || fail "after --resume m.csv has $(lines run/m.csv) lines, expected header + 5 rows"
+[ "$(grep -c '^step,' run/m.csv)" = 1 ] || fail "after --resume m.csv repeats its header"
+[ "$(sed -n 5p run/m.csv | cut -d, -f1)" = 4 ] || fail "the first resumed row is not step 4"
+[ "$(last_step run/m.csv)" = 5 ] || fail "after --resume m.csv ends at step $(last_step run/m.csv), expected 5"
+[ "$(lines run/m.jsonl)" = 5 ] || fail "after --resume m.jsonl has $(lines run/m.jsonl) lines, expected 5"
+"$SYMFLOW" inspect --model run/m.safetensors | grep -q "trained 5 steps" || fail "the resumed checkpoint is not at step 5"
+
+# --- folder form -----------------------------------------------------------------------------
+# shellcheck disable=SC2086
+"$SYMFLOW" train --model cnf-param2tok $TINY --steps 2 --checkpoint-steps 1 --out folder > /dev/null 2>&1 ||
+  fail "train --out folder exited $?"
+for f in model.safetensors model.prev.safetensors train.jsonl train.csv; do
+  [ -s "folder/$f" ] || fail "train --out folder did not write folder/$f"
+done
+[ "$(lines folder/train.csv)" = 2 ] || fail "folder/train.csv has $(lines folder/train.csv) lines, expected 2"
+
+if [ "$failures" -ne 0 ]; then
+  echo "cli_inspect_test: $failures failure(s)" >&2
+  exit 1
+fi
+echo "cli_inspect_test: all checks passed"

@@ -17,6 +17,7 @@ struct TrainArgs {
   long tokens = 0, ditWidth = 128, ditLayers = 5, ditHeads = 4, ditFf = 256;
   double cfgDropout = 0.1;
   bool noOt = false;
+  symflow::models::KOscModelConfig sizes;  // encoder / head / MLP widths (defaults: the config's)
   symflow::train::KOscTrainOptions opt;
 };
 
@@ -34,6 +35,20 @@ void run(const TrainArgs& a) {
   require(cfg.kind != models::ModelKind::Random, "train: the random reference has nothing to train");
   cfg.encoder = models::parseEncoderKind(a.encoder);
   cfg.tokens = a.tokens;
+  for (auto [v, name] : {std::pair<Index, const char*>{a.sizes.embedDim, "--embed-dim"},
+                         {a.sizes.spectralWidth, "--spectral-width"}, {a.sizes.mlpWidth, "--mlp-width"},
+                         {a.sizes.head.width, "--head-width"}})
+    require(v >= 1 && v <= 16384, std::string("train: ") + name + " must be in [1, 16384]");
+  for (auto [v, name] : {std::pair<Index, const char*>{a.sizes.spectralBlocks, "--spectral-blocks"},
+                         {a.sizes.mlpBlocks, "--mlp-blocks"}, {a.sizes.head.blocks, "--head-blocks"}})
+    require(v >= 0 && v <= 256, std::string("train: ") + name + " must be in [0, 256]");
+  cfg.embedDim = a.sizes.embedDim;
+  cfg.dit.condDim = a.sizes.embedDim;
+  cfg.spectralWidth = a.sizes.spectralWidth;
+  cfg.spectralBlocks = a.sizes.spectralBlocks;
+  cfg.mlpWidth = a.sizes.mlpWidth;
+  cfg.mlpBlocks = a.sizes.mlpBlocks;
+  cfg.head = a.sizes.head;
   cfg.dit.width = a.ditWidth;
   cfg.dit.layers = a.ditLayers;
   cfg.dit.heads = a.ditHeads;
@@ -59,6 +74,14 @@ symflow::cli::RegisterCommand reg("train", "Train a model on the fly-rendered k-
   app.add_option("--variant", a->variant, "symmetric (sym) or asymmetric (asym)")->capture_default_str();
   app.add_option("--tokens", a->tokens, "Param2Tok tokens (0: k)")->capture_default_str();
   app.add_option("--dit-width", a->ditWidth, "DiT width d")->capture_default_str();
+  app.add_option("--embed-dim", a->sizes.embedDim, "Encoder output width (the conditioning)")->capture_default_str();
+  app.add_option("--spectral-width", a->sizes.spectralWidth, "spectral-mlp encoder width")->capture_default_str();
+  app.add_option("--spectral-blocks", a->sizes.spectralBlocks, "spectral-mlp encoder residual blocks")
+      ->capture_default_str();
+  app.add_option("--mlp-width", a->sizes.mlpWidth, "cnf-mlp vector field width")->capture_default_str();
+  app.add_option("--mlp-blocks", a->sizes.mlpBlocks, "cnf-mlp vector field residual blocks")->capture_default_str();
+  app.add_option("--head-width", a->sizes.head.width, "ffn-* regression head width")->capture_default_str();
+  app.add_option("--head-blocks", a->sizes.head.blocks, "ffn-* regression head residual blocks")->capture_default_str();
   app.add_option("--dit-layers", a->ditLayers, "DiT layers")->capture_default_str();
   app.add_option("--dit-heads", a->ditHeads, "attention heads")->capture_default_str();
   app.add_option("--dit-ff", a->ditFf, "DiT feed-forward width")->capture_default_str();

@@ -14,18 +14,8 @@
 # The scratch directory is emptied first. Registered with CTest as cli_inspect (tests/CMakeLists.txt).
 set -u
 
-SYMFLOW=${1:?usage: cli_inspect_test.sh SYMFLOW_BINARY SCRATCH_DIR}
-DIR=${2:?usage: cli_inspect_test.sh SYMFLOW_BINARY SCRATCH_DIR}
-case $SYMFLOW in /*) ;; *) SYMFLOW=$(pwd)/$SYMFLOW ;; esac
-[ -f "$SYMFLOW" ] && [ -x "$SYMFLOW" ] || { echo "cli_inspect_test: $SYMFLOW is not an executable file" >&2; exit 1; }
-rm -rf "$DIR" && mkdir -p "$DIR" || exit 1
-cd "$DIR" || exit 1
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+. "$(dirname "$0")/cli_lib.sh"
+cli_begin cli_inspect_test "$@"
 lines() {
   wc -l < "$1" | tr -d ' '
 }
@@ -107,8 +97,4 @@ for f in model.safetensors model.prev.safetensors train.jsonl train.csv; do
 done
 [ "$(lines folder/train.csv)" = 2 ] || fail "folder/train.csv has $(lines folder/train.csv) lines, expected 2"
 
-if [ "$failures" -ne 0 ]; then
-  echo "cli_inspect_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "cli_inspect_test: all checks passed"
+cli_end

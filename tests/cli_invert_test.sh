@@ -11,19 +11,9 @@
 # Registered with CTest as cli_invert (tests/CMakeLists.txt).
 set -u
 
-SYMFLOW=${1:?usage: cli_invert_test.sh SYMFLOW_BINARY SCRATCH_DIR}
-DIR=${2:?usage: cli_invert_test.sh SYMFLOW_BINARY SCRATCH_DIR}
-case $SYMFLOW in /*) ;; *) SYMFLOW=$(pwd)/$SYMFLOW ;; esac
-[ -f "$SYMFLOW" ] && [ -x "$SYMFLOW" ] || { echo "cli_invert_test: $SYMFLOW is not an executable file" >&2; exit 1; }
+. "$(dirname "$0")/cli_lib.sh"
+cli_begin cli_invert_test "$@"
 command -v python3 > /dev/null || { echo "cli_invert_test: python3 not found"; exit 77; }
-rm -rf "$DIR" && mkdir -p "$DIR" || exit 1
-cd "$DIR" || exit 1
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
 
 # A tiny model (k = 2, spectral-MLP encoder, a few steps): only the plumbing is tested here.
 "$SYMFLOW" train --task kosc --model cnf-param2tok --encoder spectral-mlp --k 2 --steps 3 --batch 8 \
@@ -120,8 +110,4 @@ expect_refusal "--solver bad" 'solver' --model "$MODEL" a.wav --out bad --solver
 touch notadir
 expect_refusal "--out is a file" 'notadir: exists and is not a folder' --model "$MODEL" a.wav --out notadir
 
-if [ $failures -ne 0 ]; then
-  echo "cli_invert_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "cli_invert_test: all checks passed"
+cli_end

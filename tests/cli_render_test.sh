@@ -8,18 +8,8 @@
 # The scratch directory is emptied first. Registered with CTest as cli_render (tests/CMakeLists.txt).
 set -u
 
-SYMFLOW=${1:?usage: cli_render_test.sh SYMFLOW_BINARY SCRATCH_DIR}
-DIR=${2:?usage: cli_render_test.sh SYMFLOW_BINARY SCRATCH_DIR}
-case $SYMFLOW in /*) ;; *) SYMFLOW=$(pwd)/$SYMFLOW ;; esac
-[ -f "$SYMFLOW" ] && [ -x "$SYMFLOW" ] || { echo "cli_render_test: $SYMFLOW is not an executable file" >&2; exit 1; }
-rm -rf "$DIR" && mkdir -p "$DIR" || exit 1
-cd "$DIR" || exit 1
-
-failures=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+. "$(dirname "$0")/cli_lib.sh"
+cli_begin cli_render_test "$@"
 
 # Unsigned little-endian 32-bit integer at byte offset $2 of file $1.
 u32le() {
@@ -126,8 +116,4 @@ expect_refusal "--out under a file" "cannot create" --task kosc --k 4 --random -
 expect_refusal "unwritable --save-params" "cannot create" \
   --task kosc --k 4 --random --out x.wav --save-params no_such_dir/x.json
 
-if [ "$failures" -ne 0 ]; then
-  echo "cli_render_test: $failures failure(s)" >&2
-  exit 1
-fi
-echo "cli_render_test: all checks passed"
+cli_end

@@ -1,10 +1,13 @@
 #!/bin/sh
-# The README's main command. Until the inversion demo lands it builds and runs the
-# quick-start example.
+# The README's main command: installs what is missing (apt-get), builds the `symflow` tool and
+# runs `symflow demo`: every shipped model (models/) inverts held-out k-osc sounds; a table is
+# printed and out/demo/index.html shows targets and resyntheses (audio, waveforms,
+# spectrograms) and the learned Param2Tok assignments. Extra arguments go to `symflow demo`.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
 BUILD=${SYMFLOW_BUILD_DIR:-build}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" --target quickstart
-"$BUILD/examples/quickstart"
+cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" --target symflow_cli
+"$BUILD/examples/symflow" demo --models models --out out/demo "$@"
+echo "open out/demo/index.html in a browser"

@@ -1,6 +1,6 @@
 // symflow demo: invert held-out k-osc sounds with every shipped model and show the result.
 //
-//   symflow demo [--models DIR] [--out out/demo] [--sounds 64] [--show 6] [--samples 4]
+//   symflow demo [--models DIR] [--out out/demo] [--sounds 128] [--show 6] [--samples 8]
 //                [--steps 100] [--cfg 2] [--seed 0]
 //
 // Models: every *.safetensors in DIR (default: ./models when it exists, else the source
@@ -50,7 +50,7 @@ namespace fs = std::filesystem;
 
 struct DemoArgs {
   std::string models, out = "out/demo", solver = "rk4";
-  long sounds = 64, show = 6, samples = 4;
+  long sounds = 128, show = 6, samples = 8;
   int steps = 100, threads = 0;
   double guidance = 2.0;
   std::uint64_t seed = 0;

@@ -1,11 +1,16 @@
 // symflow: command-line front end. Subcommands live in cmd_*.cpp (see commands.hpp).
 #include <algorithm>
+#include <csignal>
 #include <exception>
 #include <iostream>
 
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
+  // Over a file-size limit (ulimit -f) the kernel would kill us with SIGXFSZ in the middle of a
+  // write; ignored, the write fails with EFBIG and is reported like a full disk (one-line error,
+  // the previous checkpoint untouched; include/symflow/io/atomic_file.hpp).
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"symflow: synthesizer inversion with equivariant flow matching"};
   app.require_subcommand(1);
   auto& cmds = symflow::cli::registry();

@@ -2,7 +2,10 @@
 //
 // InterruptGuard installs a SIGINT/SIGTERM handler for its lifetime. The first signal sets a
 // flag that the loop polls (requested()) so it can write a final checkpoint and exit
-// cleanly; a second SIGINT exits at once (status 130) without waiting.
+// cleanly; a second SIGINT exits at once (status 130) without waiting (a checkpoint being
+// written then is abandoned: its temporary file stays, the existing checkpoints are intact).
+// The handler is installed with SA_RESTART, so system calls that the first signal interrupts
+// (writes of logs and checkpoints, waits) are resumed instead of failing with EINTR.
 #pragma once
 #include <csignal>
 #include <unistd.h>
@@ -31,6 +34,7 @@ class InterruptGuard {
     struct sigaction sa {};
     sa.sa_handler = detail::symflowOnInterrupt;
     sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, &oldInt_);
     sigaction(SIGTERM, &sa, &oldTerm_);
   }

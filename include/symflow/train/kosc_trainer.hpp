@@ -16,15 +16,33 @@
 //   DIR/model.prev.safetensors     DIR/NAME.prev.safetensors   the one before
 //   DIR/train.jsonl                DIR/NAME.jsonl              log, one JSON object per row
 //   DIR/train.csv                  DIR/NAME.csv                the same rows as CSV
-// A checkpoint holds weights, optimizer state and metadata; the previous one is used, with a
-// warning, when the latest is damaged. A log row (step, loss, data, penalty, grad_norm, lr,
-// seconds) is written every logEvery steps and at the last step; a resumed run appends to
-// both logs (the CSV header is not repeated). Checkpoints are written atomically when
-// checkpointSeconds have passed since the last one or the step count is a multiple of
-// checkpointSteps (either trigger; 0 turns a trigger off), at the end, and on Ctrl-C (first
-// Ctrl-C: checkpoint and stop; second: exit at once). A step whose gradient norm is not
-// finite is skipped and counted.
+// A checkpoint holds weights, optimizer state and metadata. Crash safety (docs/training.md,
+// "Crash safety"; tests/kill_resume_test.sh and the other crash tests):
+//   save     the new checkpoint is written atomically to "<latest>.new" first (AtomicFileWriter:
+//            temporary "<latest>.new.tmp.<pid>", fsync, rename); only when that succeeded does
+//            the previous name get the latest (hard link "<previous>.tmp.<pid>" renamed over
+//            it) and "<latest>.new" replace the latest (rename), then the folder is fsynced.
+//            A failed write (disk full, EFBIG under ulimit -f) throws a one-line Error and
+//            leaves both existing checkpoints untouched; at every moment of a save the latest
+//            name holds a complete checkpoint, so a kill loses only the steps since the last
+//            completed checkpoint. (On file systems without hard links the latest is renamed
+//            to the previous name instead; a kill between the two renames then resumes from
+//            the previous one.)
+//   resume   the latest is validated completely (checksums, names, shapes, train state); when
+//            it is missing or unusable the previous one is used, with a warning naming both
+//            files, and the damaged latest is then replaced without being rotated over the good
+//            previous one. Neither usable: one Error naming both files and both reasons.
+//   start    temporary files of dead writers ("<latest>.new.tmp.<pid>", "<previous>.tmp.<pid>",
+//            "<latest>.tmp.<pid>" whose process no longer exists) are removed.
+// A log row (step, loss, data, penalty, grad_norm, lr, seconds) is written every logEvery
+// steps and at the last step; a resumed run appends to both logs (the CSV header is not
+// repeated). Checkpoints are written when checkpointSeconds have passed since the last one or
+// the step count is a multiple of checkpointSteps (either trigger; 0 turns a trigger off), at
+// the end, and on Ctrl-C or SIGTERM (first signal: finish the step, checkpoint, stop; a second
+// Ctrl-C: exit at once, status 130). A step whose gradient norm is not finite is skipped and
+// counted.
 #pragma once
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -32,6 +50,10 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "symflow/audio/fft.hpp"
 #include "symflow/io/checkpoint.hpp"
@@ -154,6 +176,7 @@ class KOscTrainer {
   KOscTrainResult run() {
     namespace fs = std::filesystem;
     fs::create_directories(paths_.dir);
+    removeStaleTemporaries();
     long start = 0;
     if (opt_.resume && (fs::exists(paths_.checkpoint) || fs::exists(paths_.previous))) {
       start = resumeFrom(paths_.checkpoint, paths_.previous);
@@ -176,7 +199,7 @@ class KOscTrainer {
     KOscTrainResult res;
     auto lastCkpt = Progress::Clock::now();
     Mat<float> features;
-    long step = start;
+    long step = start, savedStep = -1;
     if (!opt_.quiet)
       std::cerr << "train: " << models::toString(cfg_.kind) << " (" << models::toString(cfg_.encoder) << " encoder), k = "
                 << cfg_.k << " " << (cfg_.variant == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric")
@@ -217,10 +240,11 @@ class KOscTrainer {
       const bool bySteps = opt_.checkpointSteps > 0 && step % opt_.checkpointSteps == 0;
       if ((byTime || bySteps) && step < opt_.steps) {
         save(step, progress.elapsed());
+        savedStep = step;
         lastCkpt = Progress::Clock::now();
       }
     }
-    save(step, progress.elapsed());
+    if (savedStep != step) save(step, progress.elapsed());  // else written just before (--stop-after)
     progress.finish(step, res.interrupted ? "(interrupted; checkpoint written)" : "");
     res.step = step;
     res.seconds = progress.elapsed();
@@ -250,15 +274,81 @@ class KOscTrainer {
     return m;
   }
 
+  /// Writes the checkpoint of `step`: to "<latest>.new" (atomically), then rotates it in.
   void save(long step, double seconds) {
     namespace fs = std::filesystem;
     const std::string &latest = paths_.checkpoint, &prev = paths_.previous;
+    const std::string staging = stagingPath();
+    try {
+      io::saveCheckpoint(staging, *model_, &adam_, metadata(step, seconds));
+    } catch (const std::exception& e) {
+      throw Error("train: cannot write the checkpoint of step " + std::to_string(step) + ": " + oneLine(e.what()) +
+                  (fs::exists(latest) ? "; the last checkpoint " + latest + " is unchanged" : std::string()));
+    }
     std::error_code ec;
-    if (fs::exists(latest)) fs::rename(latest, prev, ec);  // keep the last good one
-    io::saveCheckpoint(latest, *model_, &adam_, metadata(step, seconds));
+    // A latest that failed to load at resume is replaced, not rotated over the good previous one.
+    if (latestGood_ && fs::exists(latest)) {
+      // previous = latest through a hard link, so that a complete latest exists at every moment
+      const std::string link = prev + ".tmp." + std::to_string(::getpid());
+      fs::remove(link, ec);
+      fs::create_hard_link(latest, link, ec);
+      if (!ec) {
+        fs::rename(link, prev, ec);
+        if (ec) {
+          std::error_code ignored;
+          fs::remove(link, ignored);
+          throw Error("train: cannot rename " + link + " to " + prev + ": " + ec.message());
+        }
+      } else {
+        fs::rename(latest, prev, ec);  // no hard links here: briefly no latest (resume uses previous)
+        if (ec) throw Error("train: cannot rename " + latest + " to " + prev + ": " + ec.message());
+      }
+    }
+    fs::rename(staging, latest, ec);
+    if (ec) throw Error("train: cannot rename " + staging + " to " + latest + ": " + ec.message());
+    latestGood_ = true;
+    syncDirectory(paths_.dir);
+  }
+
+  std::string stagingPath() const { return paths_.checkpoint + ".new"; }
+
+  static std::string oneLine(std::string text) {
+    for (char& c : text)
+      if (c == '\n' || c == '\r') c = ' ';
+    return text;
+  }
+
+  /// Makes the renames of save() durable (file systems that cannot fsync a folder are fine).
+  static void syncDirectory(const std::string& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+
+  /// Removes "<latest>.new.tmp.<pid>", "<previous>.tmp.<pid>" and "<latest>.tmp.<pid>" left by
+  /// writers that were killed (their process no longer exists); a live process's are left alone.
+  void removeStaleTemporaries() const {
+    namespace fs = std::filesystem;
+    const std::string name = fs::path(paths_.checkpoint).filename().string();
+    const std::string prevName = fs::path(paths_.previous).filename().string();
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(paths_.dir, ec)) {
+      const std::string file = entry.path().filename().string();
+      for (const std::string& prefix : {name + ".new.tmp.", prevName + ".tmp.", name + ".tmp."}) {
+        if (file.size() <= prefix.size() || file.compare(0, prefix.size(), prefix) != 0) continue;
+        const std::string pid = file.substr(prefix.size());
+        if (pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (::kill(::pid_t(std::stol(pid)), 0) != 0 && errno == ESRCH) {
+          std::error_code rmEc;
+          fs::remove(entry.path(), rmEc);
+        }
+      }
+    }
   }
 
   long resumeFrom(const std::string& latest, const std::string& prev) {
+    std::string latestProblem = "missing", prevProblem = "missing";  // why a file was not used
     for (const std::string& path : {latest, prev}) {
       if (!std::filesystem::exists(path)) continue;
       try {
@@ -284,14 +374,20 @@ class KOscTrainer {
         previousSeconds_ = std::stod(meta.count("train_seconds") ? meta.at("train_seconds") : "0");
         model_ = std::move(m);
         adam_ = std::move(adam);
+        if (path == prev) {
+          latestGood_ = false;
+          // a warning even with --quiet: the run loses the steps since the previous checkpoint
+          std::cerr << "train: warning: the latest checkpoint " << latest << " is " << latestProblem
+                    << "; resuming from the previous one " << prev << "\n";
+        }
         if (!opt_.quiet) std::cerr << "train: resuming from " << path << " at step " << step << "\n";
         return step;
       } catch (const std::exception& e) {
-        std::cerr << "train: warning: cannot resume from " << path << ": " << e.what()
-                  << (path == latest ? "; trying " + prev : std::string()) << "\n";
+        (path == latest ? latestProblem : prevProblem) = "unusable (" + oneLine(e.what()) + ")";
       }
     }
-    throw Error("train: no usable checkpoint to resume (tried " + latest + " and " + prev + ")");
+    throw Error("train: cannot resume: the latest checkpoint " + latest + " is " + latestProblem +
+                " and the previous one " + prev + " is " + prevProblem);
   }
 
   models::KOscModelConfig cfg_;
@@ -300,6 +396,7 @@ class KOscTrainer {
   std::unique_ptr<models::KOscModel> model_;
   optim::Adam<float> adam_;
   double previousSeconds_ = 0;
+  bool latestGood_ = true;  // false after resuming from the previous checkpoint (latest damaged)
 };
 
 }  // namespace symflow::train

@@ -117,3 +117,57 @@ BENCHMARK(spectralMlpBench<true>)
     ->UseRealTime();
 BENCHMARK(conv1dBench<false>)->Name("Conv1d/forward")->Apply(convShapes);
 BENCHMARK(conv1dBench<true>)->Name("Conv1d/forward+backward")->Apply(convShapes);
+
+// ---------------------------------------------------------------------------------------------
+// AST encoder (nn/ast_encoder.hpp), the Surge-style task's encoder, at a CPU size: 64 mel bands
+// x 201 frames (2 s at 16 kHz, 10 ms hop), patch 16 stride 10 (5 x 19 = 95 patches), 5 query
+// tokens (one per DiT layer of the default DitConfig), 4 heads, 4 layers; args: width d and
+// FFN width. Batch 64 (a training step's batch), float. forward+backward is a training step's
+// encoder work: backwardParams (the spectrogram needs no gradient). "GFLOP/s" counts 2 FLOPs
+// per multiply-add of the GEMMs and attention products (forward+backward = 3 x forward).
+//
+//   build-xxx/bench/bench_encoders --benchmark_filter=AstEncoder --benchmark_min_time=1
+#include "symflow/nn/ast_encoder.hpp"
+
+namespace {
+
+constexpr Index kAstBatch = 64;
+
+template <bool Backward> void astEncoderBench(benchmark::State& st) {
+  nn::AstEncoderConfig cfg;  // 64 x 201, patch 16 / stride 10, 4 heads, 4 layers, 5 queries
+  cfg.width = st.range(0);
+  cfg.ffDim = st.range(1);
+  Rng rng(4);
+  nn::AstEncoder<S> enc(cfg);
+  ParamStore<S> store(enc);
+  enc.init(rng);
+  const Mat<S> x = testing::randomMatrix<S>(cfg.mels * cfg.frames, kAstBatch, rng);
+  Mat<S> y;
+  nn::AstEncoder<S>::Cache cache;
+  enc.forward(x, y, cache);  // warm-up: allocates and touches the cache once
+  const Mat<S> dy = testing::randomMatrix<S>(y.rows(), y.cols(), rng);
+  if (Backward) enc.backwardParams(cache, dy);
+  for (auto _ : st) {
+    enc.forward(x, y, cache);
+    if (Backward) enc.backwardParams(cache, dy);
+    benchmark::DoNotOptimize(store.grads().data());
+  }
+  st.SetItemsProcessed(st.iterations() * kAstBatch);
+  st.counters["params"] = double(store.size());
+  st.counters["GFLOP/s"] = benchmark::Counter(
+      double(st.iterations()) * kAstBatch * 2.0 * cfg.forwardMultiplyAddsPerSound() * (Backward ? 3 : 1) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+
+void astSizes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"d", "ff"});
+  b->Args({128, 256});
+  b->Args({128, 512});
+  b->Args({192, 384});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+}  // namespace
+
+BENCHMARK(astEncoderBench<false>)->Name("AstEncoder/forward")->Apply(astSizes);
+BENCHMARK(astEncoderBench<true>)->Name("AstEncoder/forward+backward")->Apply(astSizes);

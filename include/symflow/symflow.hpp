@@ -25,6 +25,10 @@
 #include "symflow/nn/tokenizers.hpp"
 #include "symflow/nn/conditioning.hpp"
 #include "symflow/nn/encoders.hpp"
+#include "symflow/nn/band_standardizer.hpp"
+#include "symflow/nn/patch_embed.hpp"
+#include "symflow/nn/encoder_block.hpp"
+#include "symflow/nn/ast_encoder.hpp"
 
 #include "symflow/flow/path.hpp"
 #include "symflow/flow/coupling.hpp"

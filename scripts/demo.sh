@@ -9,5 +9,6 @@ sh scripts/setup.sh
 BUILD=${SYMFLOW_BUILD_DIR:-build}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" --target symflow_cli
-"$BUILD/examples/symflow" demo --models models --out out/demo "$@"
+# Passive OpenMP waits: a shared or busy machine would otherwise spin at every barrier.
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} "$BUILD/examples/symflow" demo --models models --out out/demo "$@"
 echo "open out/demo/index.html in a browser"

@@ -72,10 +72,12 @@
 #include "symflow/models/regression_model.hpp"
 #include "symflow/models/kosc_model.hpp"
 #include "symflow/models/kosc_inversion.hpp"
+#include "symflow/models/surge_model.hpp"
 
 #include "symflow/train/losses.hpp"
 #include "symflow/train/progress.hpp"
 #include "symflow/train/interrupt.hpp"
 #include "symflow/train/kosc_trainer.hpp"
+#include "symflow/train/batch_producer.hpp"
 
 #include "symflow/testing/gradcheck.hpp"

@@ -18,6 +18,15 @@
 //   "cond.2.*", "blocks.<l>.*" (DiTBlock names).
 //   Equivariance: with FixedTokenizer, v(P x) = P v(x) for any permutation P of the groups
 //   (no positional encoding anywhere).
+//   Per-layer conditioning (DitConfig::perLayerCond = true; the Surge model, paper.md "the
+//   audio encoder gives one embedding per DiT layer"): z is dz x (B L), column b L + l the
+//   embedding of sound b for layer l (the AST encoder's query layout, nn::queryColumns).
+//     c = cond([z; e repeated])             d x (B L): the SAME conditioning MLP on every
+//                                           column, column b L + l reading e(:, b)
+//     h_{l+1} = block_l(h_l, c_l)           c_l = queryColumns(c, L, l), d x B (strided view)
+//   Backward: block l's dc goes to the columns b L + l of dC; the conditioning MLP's backward
+//   over all B L columns; dz (dz x (B L)) = its first dz rows. Same parameters and names as
+//   the single-conditioning mode (which is unchanged: perLayerCond = false, z is dz x B).
 //
 // MlpVectorField (CNF (MLP), the non-equivariant baseline):
 //   v = ResMlp([xt; e; z])                   input Linear(P + timeDim + dz, width), nBlocks
@@ -30,6 +39,7 @@
 #include "symflow/core/params.hpp"
 #include "symflow/core/rng.hpp"
 #include "symflow/core/types.hpp"
+#include "symflow/nn/ast_encoder.hpp"
 #include "symflow/nn/conditioning.hpp"
 #include "symflow/nn/dit_block.hpp"
 #include "symflow/nn/residual_mlp.hpp"
@@ -55,6 +65,7 @@ struct DitConfig {
   Index layers = 5;
   Index condDim = 128;  // dz, the audio embedding width
   Index timeDim = 0;    // 0: scalar time; otherwise sinusoidal of this (even) width
+  bool perLayerCond = false;  // z is dz x (B layers), column b layers + l conditions layer l
 };
 
 template <class S, class Tokenizer>
@@ -62,7 +73,7 @@ class DitVectorField {
  public:
   using Config = DitConfig;
   struct Cache {
-    Mat<S> e, c, v;
+    Mat<S> e, eRep, c, v;  // eRep: per-layer mode, e repeated to timeDim x (B L)
     typename nn::ConditioningMlp<S>::Cache cond;
     typename Tokenizer::TokenizeCache tok;
     typename Tokenizer::DetokenizeCache detok;
@@ -108,20 +119,39 @@ class DitVectorField {
   }
   S penalty() const { return tok_.penalty(); }
 
+  /// Columns of z per sound: 1, or the number of layers L in per-layer mode.
+  Index condColumnsPerSample() const { return cfg_.perLayerCond ? Index(blocks_.size()) : Index(1); }
+
   void forward(const CMatRef<S>& xt, const Vec<S>& t, const CMatRef<S>& z, Mat<S>& v, Cache& k) const {
     const Index B = xt.cols(), n = tok_.numTokens();
+    const size_t L = blocks_.size();
+    const Index perSample = condColumnsPerSample();
     require(xt.rows() == paramDim(), "DitVectorField: xt has " + std::to_string(xt.rows()) + " rows, expected " +
                                          std::to_string(paramDim()));
-    require(t.size() == B && z.cols() == B, "DitVectorField: xt, t and z disagree on the batch size");
+    require(t.size() == B, "DitVectorField: xt and t disagree on the batch size");
+    require(z.cols() == B * perSample,
+            "DitVectorField: conditioning has " + std::to_string(z.cols()) + " columns, expected " +
+                std::to_string(B * perSample) +
+                (cfg_.perLayerCond ? " (per-layer mode: one per sound and layer)" : " (one per sound)"));
     require(z.rows() == cfg_.condDim, "DitVectorField: conditioning has " + std::to_string(z.rows()) +
                                           " rows, expected " + std::to_string(cfg_.condDim));
     encodeTime(cfg_.timeDim, t, k.e);
-    cond_.forward(z, k.e, k.c, k.cond);
-    const size_t L = blocks_.size();
+    if (cfg_.perLayerCond) {
+      k.eRep.resize(k.e.rows(), B * perSample);
+      for (Index b = 0; b < B; ++b) k.eRep.middleCols(b * perSample, perSample).colwise() = k.e.col(b);
+      cond_.forward(z, k.eRep, k.c, k.cond);
+    } else {
+      cond_.forward(z, k.e, k.c, k.cond);
+    }
     k.blocks.resize(L);
     k.h.resize(L + 1);
     tok_.tokenize(xt, k.h[0], k.tok);
-    for (size_t l = 0; l < L; ++l) blocks_[l].forward(k.h[l], k.c, n, k.h[l + 1], k.blocks[l]);
+    for (size_t l = 0; l < L; ++l) {
+      if (cfg_.perLayerCond)
+        blocks_[l].forward(k.h[l], nn::queryColumns<S>(k.c, perSample, Index(l)), n, k.h[l + 1], k.blocks[l]);
+      else
+        blocks_[l].forward(k.h[l], k.c, n, k.h[l + 1], k.blocks[l]);
+    }
     tok_.detokenize(k.h[L], v, k.detok);
   }
 
@@ -130,7 +160,10 @@ class DitVectorField {
     k.dc.setZero(k.c.rows(), k.c.cols());
     for (size_t l = blocks_.size(); l-- > 0;) {
       blocks_[l].backward(k.blocks[l], k.dh, k.dhNext, k.dcBlock);
-      k.dc += k.dcBlock;
+      if (cfg_.perLayerCond)
+        nn::queryColumns<S>(k.dc, Index(blocks_.size()), Index(l)) = k.dcBlock;
+      else
+        k.dc += k.dcBlock;
       k.dh.swap(k.dhNext);
     }
     tok_.tokenizeBackward(k.tok, k.dh, dxt);

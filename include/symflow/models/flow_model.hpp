@@ -54,6 +54,34 @@ template <class E, class C> void updateRunningStats(E& e, const C& c) {
 template <class E> void setTraining(E& e, bool t) {
   if constexpr (HasTrainingMode<E>::value) e.setTraining(t);
 }
+
+/// The conditional flow-matching part of a training step, shared by every flow model
+/// (FlowModel here, QueryFlowModel in surge_model.hpp): draws noise x0 ~ N(0, I), then
+/// t ~ U(0, 1) per sound, from rng; re-pairs x0 with x1 by minibatch OT when asked; samples
+/// the rectified path; runs the vector field on (xt, t, k.zc); returns the CFM loss + the
+/// field's penalty and backpropagates into the field, leaving dLoss/dzc in k.dzc.
+/// k needs members path, ot, zc, v, vf, dv, dxt, dzc.
+template <class S, class VF, class Cache>
+StepLoss flowMatchingStep(VF& vf, const CMatRef<S>& x1, Rng& rng, const FlowTrainOptions& opt, Cache& k) {
+  const Index B = x1.cols();
+  auto& p = k.path;
+  p.x1 = x1;
+  p.x0.resize(x1.rows(), B);
+  rng.fillNormal(p.x0.data(), p.x0.data() + p.x0.size());
+  p.t.resize(B);
+  rng.fillUniform(p.t.data(), p.t.data() + B);
+  if (opt.otCoupling) k.ot.couple(p.x0, p.x1);
+  flow::RectifiedPath::sample(p);
+
+  vf.forward(p.xt, p.t, k.zc, k.v, k.vf);
+  StepLoss out;
+  out.data = double(flow::cfmLoss<S>(k.v, p.ut, k.dv));
+  out.penalty = double(vf.penalty());
+  out.loss = out.data + out.penalty;
+
+  vf.backward(k.vf, k.dv, k.dxt, k.dzc);
+  return out;
+}
 }  // namespace detail
 
 template <class S, class Encoder, class VF>
@@ -108,22 +136,7 @@ class FlowModel {
     k.drop = nn::NullConditioning<S>::drawDropMask(B, opt.cfgDropout, rng);
     null_.forward(k.z, k.drop, k.zc);
 
-    auto& p = k.path;
-    p.x1 = x1;
-    p.x0.resize(x1.rows(), B);
-    rng.fillNormal(p.x0.data(), p.x0.data() + p.x0.size());
-    p.t.resize(B);
-    rng.fillUniform(p.t.data(), p.t.data() + B);
-    if (opt.otCoupling) k.ot.couple(p.x0, p.x1);
-    flow::RectifiedPath::sample(p);
-
-    vf_.forward(p.xt, p.t, k.zc, k.v, k.vf);
-    StepLoss out;
-    out.data = double(flow::cfmLoss<S>(k.v, p.ut, k.dv));
-    out.penalty = double(vf_.penalty());
-    out.loss = out.data + out.penalty;
-
-    vf_.backward(k.vf, k.dv, k.dxt, k.dzc);
+    const StepLoss out = detail::flowMatchingStep<S>(vf_, x1, rng, opt, k);
     null_.backward(k.drop, k.dzc, k.dz);
     enc_.backward(k.enc, k.dz, nullptr);
     return out;

@@ -334,22 +334,7 @@ class QueryFlowModel {
     expandMask(k.drop, Lq, k.dropColumns);
     null_.forward(k.z, k.dropColumns, k.zc);
 
-    auto& p = k.path;
-    p.x1 = x1;
-    p.x0.resize(x1.rows(), B);
-    rng.fillNormal(p.x0.data(), p.x0.data() + p.x0.size());
-    p.t.resize(B);
-    rng.fillUniform(p.t.data(), p.t.data() + B);
-    if (opt.otCoupling) k.ot.couple(p.x0, p.x1);
-    flow::RectifiedPath::sample(p);
-
-    vf_.forward(p.xt, p.t, k.zc, k.v, k.vf);
-    StepLoss out;
-    out.data = double(flow::cfmLoss<S>(k.v, p.ut, k.dv));
-    out.penalty = double(vf_.penalty());
-    out.loss = out.data + out.penalty;
-
-    vf_.backward(k.vf, k.dv, k.dxt, k.dzc);
+    const StepLoss out = detail::flowMatchingStep<S>(vf_, x1, rng, opt, k);
     null_.backward(k.dropColumns, k.dzc, k.dz);
     enc_.backward(k.enc, k.dz, nullptr);
     return out;

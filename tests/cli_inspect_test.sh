@@ -34,7 +34,7 @@ for f in m.safetensors m.prev.safetensors m.jsonl m.csv; do
   [ -s "run/$f" ] || fail "train --out run/m.safetensors did not write run/$f"
 done
 [ ! -e run/model.safetensors ] || fail "the file form also wrote run/model.safetensors"
-[ "$(head -n 1 run/m.csv)" = "step,loss,data,penalty,grad_norm,lr,seconds" ] ||
+[ "$(head -n 1 run/m.csv)" = "step,loss,data,penalty,grad_norm,lr,seconds,data_wait" ] ||
   fail "m.csv header is '$(head -n 1 run/m.csv)'"
 [ "$(lines run/m.csv)" = 4 ] || fail "m.csv has $(lines run/m.csv) lines, expected header + 3 rows"
 [ "$(lines run/m.jsonl)" = 3 ] || fail "m.jsonl has $(lines run/m.jsonl) lines, expected 3"

@@ -7,38 +7,14 @@
 
 #include "symflow/models/surge_model.hpp"
 #include "symflow/optim/adam.hpp"
+#include "surge_testing.hpp"
 
 using namespace symflow;
 using models::SurgeModelConfig;
 using models::SurgeModelKind;
+using testing::tinySurgeConfig;
 
 namespace {
-
-SurgeModelConfig tinyConfig(SurgeModelKind kind) {
-  SurgeModelConfig c;
-  c.kind = kind;
-  c.sampleRate = 8000;
-  c.seconds = 0.25;  // 2000 samples
-  c.feature.mels = 16;
-  c.ast.patch = 4;
-  c.ast.stride = 4;
-  c.ast.width = 16;
-  c.ast.heads = 2;
-  c.ast.layers = 1;
-  c.ast.ffDim = 32;
-  c.ast.queries = 2;
-  c.dit.width = 16;
-  c.dit.heads = 2;
-  c.dit.ffDim = 32;
-  c.dit.layers = 2;
-  c.dit.timeDim = 8;
-  c.tokens = 8;
-  c.mlpWidth = 32;
-  c.mlpBlocks = 1;
-  c.head.width = 32;
-  c.head.blocks = 1;
-  return c;
-}
 
 struct Batch {
   Mat<float> features, params;
@@ -65,7 +41,7 @@ TEST_CASE("surge feature: 64 bands x 201 frames for 2 s at 16 kHz by default, fi
   CHECK(c.astConfig().frames == 201);
   CHECK(c.astConfig().mels == 64);
   // Tiny: check the layout against the mel spectrogram directly.
-  const SurgeModelConfig t = tinyConfig(SurgeModelKind::Ffn);
+  const SurgeModelConfig t = tinySurgeConfig(SurgeModelKind::Ffn);
   synth::SurgeSynth synth(t.synthConfig());
   Rng rng(5);
   auto r = synth.sampleRandom(rng, 2);
@@ -92,7 +68,7 @@ TEST_CASE("surge feature: 64 bands x 201 frames for 2 s at 16 kHz by default, fi
 }
 
 TEST_CASE("surge model config: JSON round trip, refusals") {
-  SurgeModelConfig c = tinyConfig(SurgeModelKind::CnfMlp);
+  SurgeModelConfig c = tinySurgeConfig(SurgeModelKind::CnfMlp);
   c.penaltyWeight = 0.25;
   c.tokens = 12;
   const std::string text = json::dump(c.toJson());
@@ -114,7 +90,7 @@ TEST_CASE("surge model config: JSON round trip, refusals") {
 }
 
 TEST_CASE("surge input statistics: measured from rendered sounds, deterministic, set in the model") {
-  const SurgeModelConfig c = tinyConfig(SurgeModelKind::Ffn);
+  const SurgeModelConfig c = tinySurgeConfig(SurgeModelKind::Ffn);
   const nn::BandStatistics a = models::measureSurgeInputStatistics(c, 20, 9, 8);
   const nn::BandStatistics b = models::measureSurgeInputStatistics(c, 20, 9, 20);
   CHECK(a.count() == double(20 * c.astConfig().frames));
@@ -134,10 +110,10 @@ TEST_CASE("surge input statistics: measured from rendered sounds, deterministic,
 }
 
 TEST_CASE("surge models: output shapes, Param2Tok assignment, per-layer queries") {
-  const Batch batch = renderBatch(tinyConfig(SurgeModelKind::Ffn), 3, 11);
+  const Batch batch = renderBatch(tinySurgeConfig(SurgeModelKind::Ffn), 3, 11);
   for (auto kind : {SurgeModelKind::CnfParam2Tok, SurgeModelKind::CnfMlp, SurgeModelKind::Ffn}) {
     INFO("model " << int(kind));
-    const SurgeModelConfig c = tinyConfig(kind);
+    const SurgeModelConfig c = tinySurgeConfig(kind);
     Rng rng(2);
     auto m = models::makeSurgeModel(c, &rng);
     Mat<float> x;
@@ -160,7 +136,7 @@ TEST_CASE("surge models: output shapes, Param2Tok assignment, per-layer queries"
 }
 
 TEST_CASE("surge models: the training loss falls on a fixed batch") {
-  const Batch batch = renderBatch(tinyConfig(SurgeModelKind::Ffn), 16, 21);
+  const Batch batch = renderBatch(tinySurgeConfig(SurgeModelKind::Ffn), 16, 21);
   models::FlowTrainOptions o;
   // The loss on the batch with fixed draws (drop mask, x0, t from the same 4 step seeds), without
   // applying gradients: a noise-free before/after comparison.
@@ -174,7 +150,7 @@ TEST_CASE("surge models: the training loss falls on a fixed batch") {
     return sum;
   };
   for (auto kind : {SurgeModelKind::CnfParam2Tok, SurgeModelKind::CnfMlp, SurgeModelKind::Ffn}) {
-    const SurgeModelConfig c = tinyConfig(kind);
+    const SurgeModelConfig c = tinySurgeConfig(kind);
     Rng rng(3);
     auto m = models::makeSurgeModel(c, &rng);
     m->inputNorm().setStatistics(models::measureSurgeInputStatistics(c, 16, 21, 16));

@@ -1,4 +1,7 @@
-// symflow eval: score a k-osc model on the held-out test set with the paper's metrics.
+// symflow eval: score a model on its task's held-out test set with the paper's metrics
+// (k-osc: LSD, LAC, Chamfer, parameter MSE; surge-simple: MSS, wMFCC, SOT, RMS, parameter MSE,
+// with the same metrics of random patches for reference).
+#include <functional>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -7,8 +10,10 @@
 #include "commands.hpp"
 #include "symflow/metrics/kosc.hpp"
 #include "symflow/models/kosc_inversion.hpp"
+#include "symflow/models/surge_inversion.hpp"
 #include "symflow/train/kosc_trainer.hpp"
 #include "symflow/train/progress.hpp"
+#include "symflow/train/surge_trainer.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -24,12 +29,116 @@ struct EvalArgs {
   std::uint64_t seed = 1;
 };
 
-void run(const EvalArgs& a) {
+using Given = std::function<bool(const char*)>;
+
+/// Mean and 95 % normal-approximation confidence half-width of per-sound values.
+struct MeanCi {
+  double mean = 0, ci = 0;
+  static MeanCi of(const std::vector<double>& v) {
+    MeanCi r;
+    for (double x : v) r.mean += x;
+    r.mean /= double(v.size());
+    double s = 0;
+    for (double x : v) s += (x - r.mean) * (x - r.mean);
+    r.ci = v.size() > 1 ? 1.96 * std::sqrt(s / double(v.size() - 1) / double(v.size())) : 0.0;
+    return r;
+  }
+};
+
+void append(std::vector<double>& dst, const symflow::Vec<double>& v) {
+  for (symflow::Index i = 0; i < v.size(); ++i) dst.push_back(v(i));
+}
+
+/// surge-simple: the model's best-of-N (by MSS) prediction for each held-out sound, rendered with
+/// the sound's noise seed, and uniformly random patches (SurgeSynth::sampleRandom from
+/// Rng(seed).fork(kRandomDomain)) rendered the same way, both scored against the sound.
+void runSurge(const EvalArgs& a, const Given& given) {
+  using namespace symflow;
+  const long n = given("--n") ? a.n : 500;
+  auto model = train::loadSurgeModel(a.model);
+  const auto& cfg = model->config();
+  synth::SurgeSynth synth(cfg.synthConfig());
+  models::SurgeFeatures features(cfg.feature, cfg.sampleRate);
+  audio::AudioMetrics<> metrics(cfg.sampleRate);
+  models::SurgeTestSet testSet(cfg);
+  models::SampleOptions so;
+  so.steps = a.steps;
+  so.guidance = a.guidance;
+  so.solver = models::parseSolverKind(a.solver);
+  const bool flow = cfg.kind != models::SurgeModelKind::Ffn;
+  const Index bestOf = flow ? Index(a.bestOf) : 1;
+  const long chunk = std::max<long>(1, std::min<long>(a.chunk, 64) / bestOf);
+  constexpr std::uint64_t kRandomDomain = 0x72616e646f6dULL;  // "random"
+  Rng rng(a.seed), randomRng = Rng(a.seed).fork(kRandomDomain);
+  std::vector<double> v[5], r[5];  // mss, wmfcc, sot, rms, param_mse
+  auto keep = [](std::vector<double>* dst, const models::SurgeScores& s) {
+    append(dst[0], s.mss);
+    append(dst[1], s.wmfcc);
+    append(dst[2], s.sot);
+    append(dst[3], s.rms);
+    append(dst[4], s.paramMse);
+  };
+  train::Progress progress("eval", (n + chunk - 1) / chunk, chunk, 2.0, stderr);
+  long done = 0, chunkIndex = 0;
+  while (done < n) {
+    const Index count = Index(std::min<long>(chunk, n - done));
+    const auto test = testSet.sounds(Index(done), count);
+    const auto c = models::rankedSurgeCandidates(*model, synth, features, metrics, test.audio, test.seeds, bestOf, so, rng);
+    Mat<float> pred(c.params.rows(), count), rendered(c.audio.rows(), count);
+    for (Index b = 0; b < count; ++b) {
+      pred.col(b) = c.params.col(c.at(b, 0));
+      rendered.col(b) = c.audio.col(c.at(b, 0));
+    }
+    const auto s = models::scoreSurge(metrics, rendered, test.audio, pred, test.params);
+    keep(v, s);
+    const auto rand = synth.sampleRandom(randomRng, count);
+    Mat<float> randAudio;
+    synth.render(rand.params, randAudio, test.seeds);
+    keep(r, models::scoreSurge(metrics, randAudio, test.audio, rand.params, test.params));
+    done += count;
+    progress.update(++chunkIndex, MeanCi::of(v[0]).mean);
+  }
+  progress.finish(chunkIndex);
+  const char* names[5] = {"mss", "wmfcc", "sot", "rms", "param_mse"};
+  std::cout << std::fixed << std::setprecision(4);
+  std::cout << "model " << a.model << " (surge-simple " << models::toString(cfg.kind) << "), " << n
+            << " test sounds, ";
+  if (flow) std::cout << a.solver << " " << a.steps << " steps, guidance " << std::setprecision(2) << a.guidance << ", ";
+  std::cout << "seed " << a.seed << (bestOf > 1 ? ", best of " + std::to_string(bestOf) + " by MSS" : std::string())
+            << "\n            model               random patches\n";
+  for (int i = 0; i < 5; ++i) {
+    const auto m = MeanCi::of(v[i]), q = MeanCi::of(r[i]);
+    std::cout << std::left << std::setw(10) << names[i] << "  " << m.mean << " +- " << m.ci << "   " << q.mean
+              << " +- " << q.ci << "\n";
+  }
+  if (!a.json.empty()) {
+    json::Value j = json::Value::object(), rj = json::Value::object();
+    j.set("task", "surge-simple").set("model", models::toString(cfg.kind)).set("file", a.model).set("n", n);
+    for (int i = 0; i < 5; ++i) {
+      const auto m = MeanCi::of(v[i]), q = MeanCi::of(r[i]);
+      j.set(names[i], m.mean).set(std::string(names[i]) + "_ci", m.ci);
+      rj.set(names[i], q.mean).set(std::string(names[i]) + "_ci", q.ci);
+    }
+    j.set("random", rj);
+    j.set("sampler", a.solver).set("steps", a.steps).set("cfg", a.guidance).set("seed", std::int64_t(a.seed));
+    j.set("best_of", std::int64_t(bestOf));
+    std::ofstream(a.json) << json::dump(j, 2) << "\n";
+  }
+}
+
+void run(const EvalArgs& a, const Given& given) {
   using namespace symflow;
 #ifdef _OPENMP
   if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif
   require(a.n > 0 && a.chunk > 0, "eval: --n and --chunk must be positive");
+  require(a.steps > 0, "eval: --steps must be positive");
+  require(a.bestOf >= 1 && a.bestOf <= 1024, "eval: --best-of must be between 1 and 1024");
+  require(a.randomK.empty() || a.model.empty(), "eval: give --model FILE or --random K, not both");
+  if (a.randomK.empty() && !a.model.empty() && train::readModelTask(a.model) == "surge-simple") {
+    runSurge(a, given);
+    return;
+  }
   std::unique_ptr<models::KOscModel> model;
   std::string name;
   if (!a.randomK.empty()) {
@@ -51,8 +160,6 @@ void run(const EvalArgs& a) {
   so.steps = a.steps;
   so.guidance = a.guidance;
   so.solver = models::parseSolverKind(a.solver);
-  require(a.steps > 0, "eval: --steps must be positive");
-  require(a.bestOf >= 1 && a.bestOf <= 1024, "eval: --best-of must be between 1 and 1024");
   const Index bestOf = Index(a.bestOf);
   const long chunk = std::max<long>(1, a.chunk / a.bestOf);  // sounds per batch (x bestOf candidates)
   Rng rng(a.seed);
@@ -82,17 +189,8 @@ void run(const EvalArgs& a) {
     progress.update(++chunkIndex, s.meanLsd());
   }
   progress.finish(chunkIndex);
-  auto mean = [](const std::vector<double>& v) {
-    double m = 0;
-    for (double x : v) m += x;
-    return m / double(v.size());
-  };
-  auto ci = [&](const std::vector<double>& v) {  // 95% normal-approximation half-width
-    const double m = mean(v);
-    double s = 0;
-    for (double x : v) s += (x - m) * (x - m);
-    return 1.96 * std::sqrt(s / double(v.size() - 1) / double(v.size()));
-  };
+  auto mean = [](const std::vector<double>& v) { return MeanCi::of(v).mean; };
+  auto ci = [](const std::vector<double>& v) { return MeanCi::of(v).ci; };
   std::cout << std::fixed << std::setprecision(4);
   std::cout << "model " << name << " (" << models::toString(cfg.kind) << ", k = " << cfg.k << ", "
             << (cfg.variant == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric") << "), " << a.n
@@ -112,13 +210,15 @@ void run(const EvalArgs& a) {
   }
 }
 
-symflow::cli::RegisterCommand reg("eval", "Score a k-osc model on the held-out test set (LSD, LAC, Chamfer, MSE)",
+symflow::cli::RegisterCommand reg("eval", "Score a model on its task's held-out test set (k-osc: LSD, LAC, Chamfer, "
+                                  "MSE; surge-simple: MSS, wMFCC, SOT, RMS, MSE)",
                                   [](CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   app.add_option("--model", a->model, "Checkpoint written by symflow train");
   app.add_option("--random", a->randomK, "Score the uniform-random reference for this k instead");
   app.add_option("--variant", a->variant, "Variant for --random (symmetric/sym or asymmetric/asym)");
-  app.add_option("--n", a->n, "Number of test sounds (the test set has 51200)")->capture_default_str();
+  app.add_option("--n", a->n, "Number of test sounds (default: 2048 for k-osc, whose test set has 51200; 500 "
+                              "for surge-simple)");
   app.add_option("--chunk", a->chunk, "Sounds x candidates per batch")->capture_default_str();
   app.add_option("--best-of", a->bestOf,
                  "Draw this many candidates per sound and score the one whose rendering has the lowest LSD")
@@ -129,7 +229,7 @@ symflow::cli::RegisterCommand reg("eval", "Score a k-osc model on the held-out t
   app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str();
   app.add_option("--json", a->json, "Also write the scores to this JSON file");
   app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
-  app.callback([a] { run(*a); });
+  app.callback([a, &app] { run(*a, [&app](const char* o) { return app.get_option(o)->count() > 0; }); });
 });
 
 }  // namespace

@@ -1,5 +1,6 @@
-// symflow inspect: what a k-osc checkpoint learned about grouping parameters into tokens.
+// symflow inspect: what a checkpoint learned about grouping parameters into tokens.
 //
+// k-osc models:
 // For cnf-param2tok it prints the learned assignment A (n tokens x P = 3k parameters; token t
 // reads parameter p with weight A(t, p), paper.md "Tokenizers") as a parameter x token table,
 // the groups it implies and whether each oscillator ended up on a token of its own
@@ -14,9 +15,20 @@
 // one row per parameter in flat order (k-osc names from synth::kOscSpec).
 // Other models have no learned assignment: it prints the model's settings and, for
 // cnf-equivariant, the fixed grouping (token i = oscillator i+1); --csv is refused.
+//
+// surge-simple models: for cnf-param2tok a text heat map of A (one row per parameter, in the
+// synth's groups: osc1..3, noise/high-pass, filter1..2, envelopes, lfo1..6, note; one column per
+// token; the character shows |A(t, p)| relative to the largest |A| of the token: ' ' < 5 %,
+// then . : - = + * # % @ in steps of ~10 %), what each token reads summarized by group
+// ("lfo1 9/9": it reads all nine parameters of lfo1, by --threshold), and for each declared
+// symmetry of the synth (S3: osc i with lfo i; S2: filter j with lfo 3+j) the symmetry score of
+// metrics/symmetry.hpp (separation x equivariance, 1.0 = respected perfectly). --csv as for
+// k-osc (93 parameter rows); --png FILE draws A (tokens x parameters, blue negative, red
+// positive).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -25,14 +37,19 @@
 
 #include "commands.hpp"
 #include "token_groups.hpp"
+#include "symflow/io/atomic_file.hpp"
+#include "symflow/io/png.hpp"
+#include "symflow/metrics/symmetry.hpp"
 #include "symflow/nn/tokenizers.hpp"
 #include "symflow/synth/kosc.hpp"
 #include "symflow/train/kosc_trainer.hpp"
+#include "symflow/train/surge_trainer.hpp"
+#include "symflow/viz/heatmap.hpp"
 
 namespace {
 
 struct InspectArgs {
-  std::string model, csv;
+  std::string model, csv, png;
   double threshold = 0.1;
 };
 
@@ -42,12 +59,130 @@ std::string join(const std::vector<std::string>& items, const std::string& sep =
   return s;
 }
 
+/// Refuses an output path before any output (tables are printed before files are written).
+void checkOutputPath(const std::string& option, const std::string& path) {
+  using namespace symflow;
+  if (path.empty()) return;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  require(!fs::is_directory(path, ec), option + " " + path + ": is a folder");
+  const fs::path parent = fs::path(path).parent_path();
+  require(parent.empty() || fs::is_directory(parent, ec), option + " " + path + ": folder " + parent.string() +
+                                                              " does not exist");
+}
+
+/// ", trained N steps" from a checkpoint's metadata.
+std::string trainedSteps(const symflow::io::Metadata& meta, const std::string& path) {
+  using namespace symflow;
+  if (!meta.count("symflow_train_state")) return "";
+  try {
+    const auto t = json::parse(meta.at("symflow_train_state"), path + " train state");
+    return ", trained " + std::to_string(t.at("step").asInt64()) + " steps";
+  } catch (const std::exception&) {
+    return ", training state unreadable";
+  }
+}
+
+/// The raw A values as CSV: "parameter,token_0,...", one row per parameter.
+void writeAssignmentCsv(const std::string& path, const symflow::Mat<float>& A, const symflow::synth::ParamSpec& spec) {
+  using namespace symflow;
+  const Index n = A.rows(), P = A.cols();
+  std::ostringstream o;
+  o << "parameter";
+  for (Index t = 0; t < n; ++t) o << ",token_" << t;
+  o << "\n" << std::setprecision(9);
+  for (Index p = 0; p < P; ++p) {
+    o << spec[p].name;
+    for (Index t = 0; t < n; ++t) o << "," << A(t, p);
+    o << "\n";
+  }
+  io::writeFileAtomically(path, o.str());
+  std::cout << "wrote " << path << " (" << P << " parameters x " << n << " tokens)\n";
+}
+
+void runSurge(const InspectArgs& a) {
+  using namespace symflow;
+  io::Metadata meta;
+  auto model = cli::forOption("--model", [&] { return train::loadSurgeModel(a.model, &meta); });
+  const auto& cfg = model->config();
+  const auto assignment = model->param2TokAssignment();
+  for (const auto& [opt, path] : {std::pair<const char*, std::string>{"--csv", a.csv}, {"--png", a.png}})
+    require(path.empty() || assignment.has_value(), std::string(opt) + ": surge-simple " + models::toString(cfg.kind) +
+                                                        " has no learned assignment (only cnf-param2tok learns one)");
+  std::cout << "model " << a.model << ": surge-simple " << models::toString(cfg.kind) << ", "
+            << model->store().size() << " weights" << trainedSteps(meta, a.model) << "\n";
+  if (!assignment) {
+    std::cout << "no learned assignment: only cnf-param2tok models learn which parameters share a token\n";
+    return;
+  }
+  const Mat<float>& A = *assignment;
+  const auto& spec = synth::SurgeSynth::spec();
+  const Index n = A.rows(), P = A.cols();
+  require(P == spec.size(), "the assignment has " + std::to_string(P) + " columns, expected " +
+                                std::to_string(spec.size()));
+  const Vec<float> rowMax = A.cwiseAbs().rowwise().maxCoeff();
+  auto level = [&](Index t, Index p) { return rowMax(t) > 0 ? std::abs(A(t, p)) / rowMax(t) : 0.0f; };
+  size_t nameWidth = 9;
+  for (Index p = 0; p < P; ++p) nameWidth = std::max(nameWidth, spec[p].name.size());
+  std::cout << "Param2Tok assignment A (" << n << " tokens x " << P << " parameters): |A(t,p)| relative to token t's "
+            << "largest, ' ' < 5%, then . : - = + * # % @ (@ = 90% or more)\n";
+  std::cout << std::left << std::setw(int(nameWidth)) << "parameter" << "  tokens 0.." << n - 1 << "\n";
+  const char* ramp = ".:-=+*#%@";
+  std::string group;
+  for (Index p = 0; p < P; ++p) {
+    if (spec[p].group != group) {
+      group = spec[p].group;
+      std::cout << "-- " << group << "\n";
+    }
+    std::cout << std::left << std::setw(int(nameWidth)) << spec[p].name << "  ";
+    for (Index t = 0; t < n; ++t) {
+      const float v = level(t, p);
+      std::cout << (v < 0.05f ? ' ' : ramp[std::min(8, int(v * 10.0f) - (v >= 0.1f ? 1 : 0))]);
+    }
+    std::cout << "\n";
+  }
+  std::cout << "what each token reads (parameters with |A| >= " << a.threshold << " x the token's largest, by group):\n";
+  for (Index t = 0; t < n; ++t) {
+    std::vector<std::string> parts;
+    for (Index p = 0; p < P;) {
+      const std::string g = spec[p].group;
+      Index total = 0, read = 0;
+      for (; p < P && spec[p].group == g; ++p, ++total) read += level(t, p) >= a.threshold ? 1 : 0;
+      if (read > 0) parts.push_back(g + " " + std::to_string(read) + "/" + std::to_string(total));
+    }
+    std::cout << "  token_" << t << ": " << (parts.empty() ? "nothing" : join(parts)) << "\n";
+  }
+  std::cout << "symmetry scores (metrics/symmetry.hpp; 1.0 = the assignment respects the symmetry perfectly, 0 = "
+               "it cannot tell the blocks apart):\n" << std::fixed << std::setprecision(3);
+  for (const auto& sym : spec.symmetries) {
+    const auto sc = metrics::symmetryScore(A, sym);
+    std::cout << "  " << sym.name << ": score " << sc.score << " (separation " << sc.separation << ", equivariance "
+              << sc.equivariance << ")\n";
+  }
+  std::cout.unsetf(std::ios::floatfield);
+  if (!a.csv.empty()) writeAssignmentCsv(a.csv, A, spec);
+  if (!a.png.empty()) {
+    viz::HeatmapOptions ho;
+    ho.diverging = true;
+    const auto png = viz::encodePng(viz::heatmap(A, P * 8, n * 8, ho));
+    io::writeFileAtomically(a.png, std::string(png.begin(), png.end()));
+    std::cout << "wrote " << a.png << " (" << n << " tokens x " << P << " parameters, 8 x 8 pixels per cell)\n";
+  }
+}
+
 void run(const InspectArgs& a) {
   using namespace symflow;
   require(!a.model.empty(), "give --model FILE");
   require(a.threshold > 0 && a.threshold <= 1, "--threshold must be in (0, 1]");
+  checkOutputPath("--csv", a.csv);
+  checkOutputPath("--png", a.png);
+  if (cli::forOption("--model", [&] { return train::readModelTask(a.model); }) == "surge-simple") {
+    runSurge(a);
+    return;
+  }
+  require(a.png.empty(), "--png: k-osc models: see symflow demo's page for the assignment pictures");
   io::Metadata meta;
-  auto model = train::loadKOscModel(a.model, &meta);
+  auto model = cli::forOption("--model", [&] { return train::loadKOscModel(a.model, &meta); });
   const auto& cfg = model->config();
   const auto assignment = model->param2TokAssignment();
   require(a.csv.empty() || assignment.has_value(),
@@ -55,15 +190,7 @@ void run(const InspectArgs& a) {
 
   const auto spec = synth::kOscSpec(cfg.k, cfg.variant);
   const Index k = cfg.k, P = spec.size();
-  std::string trained;
-  if (meta.count("symflow_train_state")) {
-    try {
-      const auto t = json::parse(meta.at("symflow_train_state"), a.model + " train state");
-      trained = ", trained " + std::to_string(t.at("step").asInt64()) + " steps";
-    } catch (const std::exception&) {
-      trained = ", training state unreadable";
-    }
-  }
+  const std::string trained = trainedSteps(meta, a.model);
   std::cout << "model " << a.model << ": " << models::toString(cfg.kind) << ", k = " << k << ", "
             << models::toString(cfg.variant) << ", " << models::toString(cfg.encoder) << " encoder, "
             << model->store().size() << " weights" << trained << "\n";
@@ -130,30 +257,15 @@ void run(const InspectArgs& a) {
   if (cfg.variant == synth::KOscVariant::Asymmetric) std::cout << " [asymmetric variant: no symmetry declared]";
   std::cout << "\n";
 
-  if (!a.csv.empty()) {
-    std::ostringstream o;
-    o << "parameter";
-    for (Index t = 0; t < n; ++t) o << ",token_" << t;
-    o << "\n" << std::setprecision(9);
-    for (Index p = 0; p < P; ++p) {
-      o << spec[p].name;
-      for (Index t = 0; t < n; ++t) o << "," << A(t, p);
-      o << "\n";
-    }
-    std::ofstream f(a.csv, std::ios::trunc);
-    require(bool(f), "cannot create " + a.csv);
-    f << o.str();
-    f.close();
-    require(bool(f), "cannot write " + a.csv);
-    std::cout << "wrote " << a.csv << " (" << P << " parameters x " << n << " tokens)\n";
-  }
+  if (!a.csv.empty()) writeAssignmentCsv(a.csv, A, spec);
 }
 
-symflow::cli::RegisterCommand reg("inspect", "Show the parameter-to-token grouping a k-osc model learned",
+symflow::cli::RegisterCommand reg("inspect", "Show the parameter-to-token grouping a model learned (k-osc, surge-simple)",
                                   [](CLI::App& app) {
   auto a = std::make_shared<InspectArgs>();
   app.add_option("--model", a->model, "Checkpoint written by symflow train")->required();
   app.add_option("--csv", a->csv, "Also write the parameter x token table of A to this CSV file (cnf-param2tok)");
+  app.add_option("--png", a->png, "surge-simple cnf-param2tok: also draw A (tokens x parameters) to this PNG file");
   app.add_option("--threshold", a->threshold,
                  "A token reads a parameter when |A| >= this x the token's largest |A|")->capture_default_str();
   app.callback([a] { run(*a); });

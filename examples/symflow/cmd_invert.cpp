@@ -8,13 +8,17 @@
 // note line says what was done), draw N candidate parameter sets from the model (a flow draws
 // N posterior samples; a regression model has one answer, so N = 1; `random` draws N uniform
 // patches), render each with the model's synth, and rank them by the task's audio distance to
-// the input (k-osc: LSD in dB, metrics/kosc.hpp). Writes, per input STEM:
+// the input (k-osc: LSD in dB, metrics/kosc.hpp; surge-simple: MSS, audio/metrics.hpp, with
+// every candidate rendered with noise seed --seed). Writes, per input STEM:
 //   DIR/STEM.json  best candidate: the params JSON of `symflow render --params` (model values
-//                  and the synth's own units: Hz, amplitude, shape) plus "input", "model",
-//                  "lsd_db", "rank", "candidates" and the sampler settings
+//                  and the synth's own units: Hz, amplitude, shape, seconds, ...) plus "input",
+//                  "model", the distance ("lsd_db" or "mss"), "rank", "candidates" and the
+//                  sampler settings
 //   DIR/STEM.wav   its resynthesis (32-bit float WAV at the model's rate)
 //   with --all also DIR/STEM.rankNN.json / .wav for every candidate (NN = 01 is the best).
-// Re-render a result with: symflow render --task kosc --k K --variant V --params DIR/STEM.json.
+// Re-render a result with: symflow render --task kosc --k K --variant V --params DIR/STEM.json,
+// or symflow render --task surge-simple --sample-rate R --seconds S --params DIR/STEM.json (R, S:
+// the model's, written in the JSON as "sample_rate" and "seconds").
 //
 // Failure: every input is read and checked before anything is sampled, and every output is
 // computed before the first file is written, so a bad input (missing, not audio, empty,
@@ -36,7 +40,9 @@
 #include "symflow/io/atomic_file.hpp"
 #include "symflow/io/wav.hpp"
 #include "symflow/models/kosc_inversion.hpp"
+#include "symflow/models/surge_inversion.hpp"
 #include "symflow/train/kosc_trainer.hpp"
+#include "symflow/train/surge_trainer.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -57,11 +63,76 @@ struct InvertArgs {
   bool all = false, quiet = false;
 };
 
-/// The ranked candidates of one input.
+/// The ranked candidates of one input (column j = rank j, best first).
 struct Inversion {
   std::string input, stem;
-  models::KOscCandidates c;  // one sound, ranked best first
+  Mat<float> params, audio;
+  Vec<double> distance;  // the task's audio distance of each candidate to the input, ascending
+  double firstDistance = 0;  // of the first draw (what one unranked sample gives)
 };
+
+/// What `invert` needs of a model, whatever its task.
+struct Inverter {
+  std::string description;  // "(cnf-param2tok, k = 4, symmetric)"
+  std::string kind;         // "cnf-param2tok"
+  std::string distanceKey, distanceLabel, distanceUnit;  // "lsd_db", "LSD", " dB"
+  bool deterministic = false;
+  double rate = 0;
+  Index length = 0;
+  RenderTask task;
+  nlohmann::ordered_json renderSettings = nlohmann::ordered_json::object();  // extra keys of the JSON
+  std::function<Inversion(const Vec<float>& sound, Index n, Rng& rng)> invert;
+};
+
+Inverter kOscInverter(std::shared_ptr<models::KOscModel> model, const models::SampleOptions& so) {
+  const auto& cfg = model->config();
+  Inverter v;
+  v.description = "(" + models::toString(cfg.kind) + ", k = " + std::to_string(cfg.k) + ", " +
+                  models::toString(cfg.variant) + ")";
+  v.kind = models::toString(cfg.kind);
+  v.distanceKey = "lsd_db";
+  v.distanceLabel = "LSD";
+  v.distanceUnit = " dB";
+  v.deterministic = !models::isFlow(cfg.kind) && cfg.kind != models::ModelKind::Random;
+  v.rate = synth::KOscConstants::sampleRate;
+  v.length = synth::KOscConstants::numSamples;
+  TaskOptions to;
+  to.k = long(cfg.k);
+  to.variant = models::toString(cfg.variant);
+  v.task = makeKOscTask(to);
+  auto synth = std::make_shared<synth::KOsc<float>>(cfg.k, cfg.variant);
+  auto fft = std::make_shared<audio::RealFft<float>>(v.length);
+  v.invert = [model, synth, fft, so](const Vec<float>& sound, Index n, Rng& rng) {
+    const auto c = models::rankedCandidates(*model, *synth, *fft, Mat<float>(sound), n, so, rng);
+    return Inversion{"", "", c.params, c.audio, c.lsd, c.firstLsd(0)};
+  };
+  return v;
+}
+
+Inverter surgeInverter(std::shared_ptr<models::SurgeModel> model, const models::SampleOptions& so,
+                       std::uint64_t noiseSeed) {
+  const auto& cfg = model->config();
+  Inverter v;
+  v.description = "(surge-simple " + models::toString(cfg.kind) + ")";
+  v.kind = models::toString(cfg.kind);
+  v.distanceKey = "mss";
+  v.distanceLabel = "MSS";
+  v.deterministic = cfg.kind == models::SurgeModelKind::Ffn;
+  v.rate = cfg.sampleRate;
+  v.length = cfg.numSamples();
+  v.task = makeSurgeTask();
+  v.renderSettings["sample_rate"] = cfg.sampleRate;
+  v.renderSettings["seconds"] = cfg.seconds;
+  auto synth = std::make_shared<synth::SurgeSynth>(cfg.synthConfig());
+  auto features = std::make_shared<models::SurgeFeatures>(cfg.feature, cfg.sampleRate);
+  auto metrics = std::make_shared<audio::AudioMetrics<>>(cfg.sampleRate);
+  v.invert = [=](const Vec<float>& sound, Index n, Rng& rng) {
+    const auto c = models::rankedSurgeCandidates(*model, *synth, *features, *metrics, Mat<float>(sound), {noiseSeed}, n,
+                                                 so, rng);
+    return Inversion{"", "", c.params, c.audio, c.mss, c.firstMss(0)};
+  };
+  return v;
+}
 
 constexpr long kMaxSamples = 4096;
 
@@ -73,7 +144,7 @@ void checkArgs(const InvertArgs& a) {
           "--samples must be between 1 and " + std::to_string(kMaxSamples) + ", got " + std::to_string(a.samples));
   require(a.steps >= 1 && a.steps <= 100000, "--steps must be between 1 and 100000, got " + std::to_string(a.steps));
   require(std::isfinite(a.guidance), "--cfg must be a finite number");
-  require(a.threads >= 0, "--threads must be >= 0");
+  require(a.threads >= 0 && a.threads <= 1024, "--threads must be in [0, 1024] (0: default)");
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(a.out, ec) && !fs::is_directory(a.out, ec)) throw Error("--out " + a.out + ": exists and is not a folder");
@@ -94,52 +165,52 @@ void run(const InvertArgs& a) {
   models::SampleOptions so;
   so.steps = a.steps;
   so.guidance = a.guidance;
-  so.solver = models::parseSolverKind(a.solver);
-  auto model = train::loadKOscModel(a.model);
-  const auto& cfg = model->config();
-  const bool deterministic = !models::isFlow(cfg.kind) && cfg.kind != models::ModelKind::Random;
+  so.solver = forOption("--solver", [&] { return models::parseSolverKind(a.solver); });
+  const std::string task = forOption("--model", [&] { return train::readModelTask(a.model); });
+  Inverter inv;
+  if (task == "surge-simple")
+    inv = surgeInverter(forOption("--model", [&] { return std::shared_ptr(train::loadSurgeModel(a.model)); }), so, a.seed);
+  else
+    inv = kOscInverter(forOption("--model", [&] { return std::shared_ptr(train::loadKOscModel(a.model)); }), so);
+  const bool deterministic = inv.deterministic;
   const Index n = deterministic ? 1 : Index(a.samples);
-  if (deterministic && a.samples > 1 && !a.quiet)
-    std::cerr << "invert: " << models::toString(cfg.kind) << " is a regression model: one candidate per input\n";
-  TaskOptions to;
-  to.k = long(cfg.k);
-  to.variant = models::toString(cfg.variant);
-  const RenderTask task = makeKOscTask(to);
-  const double rate = synth::KOscConstants::sampleRate;
-  const Index length = synth::KOscConstants::numSamples;
+  const double rate = inv.rate;
+  const Index length = inv.length;
 
   // 1. Read and check every input before any work.
   // Notes are printed once every input has passed, so a refusal stays the only line.
   std::vector<LoadedAudio> loaded;
   std::vector<std::string> notes;
   for (const auto& in : a.inputs) loaded.push_back(loadAudioForModel(in, rate, length, &notes));
+  if (deterministic && a.samples > 1)
+    notes.insert(notes.begin(), "invert: the model " + inv.description + " is a regression model: one candidate per input");
   if (!a.quiet)
     for (const auto& note : notes) std::cerr << note << "\n";
   // 2. Sample, render, rank.
-  const synth::KOsc<float> synth(cfg.k, cfg.variant);
-  audio::RealFft<float> fft(length);
   std::vector<Inversion> results;
   for (std::size_t i = 0; i < loaded.size(); ++i) {
     Rng rng(a.seed);  // per input: its result does not depend on the other inputs
-    results.push_back({a.inputs[i], "", models::rankedCandidates(*model, synth, fft, Mat<float>(loaded[i].samples), n, so, rng)});
+    results.push_back(inv.invert(loaded[i].samples, n, rng));
+    results.back().input = a.inputs[i];
     results.back().stem = std::filesystem::path(a.inputs[i]).stem().string();
   }
   // 3. Encode every output, then write them all (each atomically).
   std::vector<std::pair<std::string, std::string>> files;  // path, bytes
   auto addCandidate = [&](const Inversion& r, Index j, const std::string& base) {
     // Clamped to the synth's range (what render --params accepts); the sound is the same.
-    Rendered rendered{r.c.params.col(j).cwiseMax(-1.f).cwiseMin(1.f), a.seed, {}};
-    auto j1 = paramsJsonObject(task, rendered);
-    j1.erase("seed");  // k-osc renders without noise; the sampling seed is below
+    Rendered rendered{r.params.col(j).cwiseMax(-1.f).cwiseMin(1.f), a.seed, {}};
+    auto j1 = paramsJsonObject(inv.task, rendered);
+    if (inv.task.seedLabel.empty()) j1.erase("seed");  // k-osc renders without noise; the sampling seed is below
+    for (auto it = inv.renderSettings.begin(); it != inv.renderSettings.end(); ++it) j1[it.key()] = it.value();
     j1["input"] = r.input;
     j1["model"] = a.model;
-    j1["model_kind"] = models::toString(cfg.kind);
-    j1["lsd_db"] = r.c.lsd(j);
+    j1["model_kind"] = inv.kind;
+    j1[inv.distanceKey] = r.distance(j);
     j1["rank"] = j + 1;
     j1["candidates"] = n;
     j1["sampler"] = {{"solver", a.solver}, {"steps", a.steps}, {"cfg", a.guidance}, {"seed", a.seed}};
     files.emplace_back(base + ".json", j1.dump(2) + "\n");
-    const auto wav = io::encodeWav(Mat<float>(r.c.audio.col(j)), int(rate), io::WavFormat::Float32);
+    const auto wav = io::encodeWav(Mat<float>(r.audio.col(j)), int(rate), io::WavFormat::Float32);
     files.emplace_back(base + ".wav", std::string(wav.begin(), wav.end()));
   };
   for (const auto& r : results) {
@@ -162,17 +233,16 @@ void run(const InvertArgs& a) {
   for (auto& w : writers) w->commit();
 
   std::cout << std::fixed << std::setprecision(2);
-  std::cout << "model " << a.model << " (" << models::toString(cfg.kind) << ", k = " << cfg.k << ", "
-            << models::toString(cfg.variant) << "), " << n << " candidate" << (n > 1 ? "s" : "") << " per input, "
+  std::cout << "model " << a.model << " " << inv.description << ", " << n << " candidate" << (n > 1 ? "s" : "") << " per input, "
             << (deterministic ? std::string("deterministic") : a.solver + " " + std::to_string(a.steps) + " steps, cfg " +
                                                                  std::to_string(a.guidance).substr(0, 4) + ", seed " +
                                                                  std::to_string(a.seed))
             << "\n";
   for (const auto& r : results) {
-    std::cout << r.input << ": best LSD " << r.c.lsd(0) << " dB";
+    std::cout << r.input << ": best " << inv.distanceLabel << " " << r.distance(0) << inv.distanceUnit;
     if (n > 1)
-      std::cout << " (first draw " << r.c.firstLsd(0) << ", median " << r.c.lsd(n / 2) << ", worst " << r.c.lsd(n - 1)
-                << ")";
+      std::cout << " (first draw " << r.firstDistance << ", median " << r.distance(n / 2) << ", worst "
+                << r.distance(n - 1) << ")";
     std::cout << " -> " << a.out << "/" << r.stem << ".json, .wav\n";
   }
 }
@@ -186,7 +256,7 @@ symflow::cli::RegisterCommand reg(
       app.add_option("--out", a->out, "Output folder (created if needed)");
       app.add_option("--samples,-n", a->samples, "Candidates drawn per input and ranked by audio distance")
           ->capture_default_str();
-      app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str();
+      app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str()->check(nonNegativeInteger());
       app.add_option("--steps", a->steps, "ODE solver steps")->capture_default_str();
       app.add_option("--cfg,--guidance", a->guidance, "Classifier-free guidance weight")->capture_default_str();
       app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();

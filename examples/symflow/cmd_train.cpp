@@ -1,9 +1,12 @@
-// symflow train: train a k-osc model (see include/symflow/train/kosc_trainer.hpp).
+// symflow train: train a k-osc or surge-simple model (include/symflow/train/trainer.hpp, with
+// the tasks of kosc_trainer.hpp and surge_trainer.hpp).
+#include <functional>
 #include <iostream>
 #include <memory>
 
 #include "commands.hpp"
 #include "symflow/train/kosc_trainer.hpp"
+#include "symflow/train/surge_trainer.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -17,16 +20,52 @@ struct TrainArgs {
   long tokens = 0, ditWidth = 128, ditLayers = 5, ditHeads = 4, ditFf = 256;
   double cfgDropout = 0.1;
   bool noOt = false;
+  std::string timeBudget;
+  long astWidth = 128, astLayers = 4, astHeads = 4, astFf = 256;
   symflow::models::KOscModelConfig sizes;  // encoder / head / MLP widths (defaults: the config's)
   symflow::train::KOscTrainOptions opt;
 };
 
-void run(const TrainArgs& a) {
+using Given = std::function<bool(const char*)>;
+
+template <class Trainer>
+void report(Trainer& trainer, const symflow::train::TrainResult& r) {
   using namespace symflow;
-  require(a.task == "kosc", "train: task '" + a.task + "' is not supported yet (supported: kosc)");
-#ifdef _OPENMP
-  if (a.threads > 0) omp_set_num_threads(a.threads);
-#endif
+  std::cout << "trained " << r.step << " steps in " << train::formatDuration(r.seconds) << ", loss (EMA) " << r.emaLoss
+            << (r.interrupted ? ", interrupted" : "") << (r.budgetReached ? ", time budget reached" : "")
+            << ", waited for data " << std::lround(100 * r.dataWaitFraction) << "% of the time; checkpoint "
+            << trainer.paths().checkpoint << ", log " << trainer.paths().csvLog << "\n";
+}
+
+void sizeChecks(const TrainArgs& a) {
+  using namespace symflow;
+  for (auto [v, name] : {std::pair<Index, const char*>{a.sizes.embedDim, "--embed-dim"},
+                         {a.sizes.spectralWidth, "--spectral-width"}, {a.sizes.mlpWidth, "--mlp-width"},
+                         {a.sizes.head.width, "--head-width"}, {a.ditWidth, "--dit-width"}, {a.ditFf, "--dit-ff"},
+                         {a.ditLayers, "--dit-layers"}, {a.ditHeads, "--dit-heads"}, {a.astWidth, "--ast-width"},
+                         {a.astLayers, "--ast-layers"}, {a.astHeads, "--ast-heads"}, {a.astFf, "--ast-ff"}})
+    require(v >= 1 && v <= 16384, std::string("train: ") + name + " must be in [1, 16384]");
+  for (auto [v, name] : {std::pair<Index, const char*>{a.sizes.spectralBlocks, "--spectral-blocks"},
+                         {a.sizes.mlpBlocks, "--mlp-blocks"}, {a.sizes.head.blocks, "--head-blocks"}})
+    require(v >= 0 && v <= 256, std::string("train: ") + name + " must be in [0, 256]");
+  require(a.tokens >= 0 && a.tokens <= 16384, "train: --tokens must be in [0, 16384] (0: the task's default)");
+  require(a.ditWidth % a.ditHeads == 0, "train: --dit-width must be a multiple of --dit-heads");
+  require(a.astWidth % a.astHeads == 0, "train: --ast-width must be a multiple of --ast-heads");
+  require(a.cfgDropout >= 0 && a.cfgDropout < 1, "train: --cfg-dropout must be in [0, 1)");
+}
+
+symflow::train::TrainOptions trainOptions(const TrainArgs& a) {
+  auto opt = a.opt;
+  opt.flow.cfgDropout = a.cfgDropout;
+  opt.flow.otCoupling = !a.noOt;
+  if (!a.timeBudget.empty()) opt.timeBudgetSeconds = symflow::train::parseDuration(a.timeBudget, "train: --time-budget");
+  return opt;
+}
+
+void runKOsc(const TrainArgs& a, const Given& given) {
+  using namespace symflow;
+  for (const char* o : {"--ast-width", "--ast-layers", "--ast-heads", "--ast-ff"})
+    require(!given(o), std::string("train: ") + o + " applies to --task surge-simple only");
   models::KOscModelConfig cfg;
   cfg.k = a.k;
   require(a.k >= 1 && a.k <= 256, "train: --k must be in [1, 256]");
@@ -35,13 +74,6 @@ void run(const TrainArgs& a) {
   require(cfg.kind != models::ModelKind::Random, "train: the random reference has nothing to train");
   cfg.encoder = models::parseEncoderKind(a.encoder);
   cfg.tokens = a.tokens;
-  for (auto [v, name] : {std::pair<Index, const char*>{a.sizes.embedDim, "--embed-dim"},
-                         {a.sizes.spectralWidth, "--spectral-width"}, {a.sizes.mlpWidth, "--mlp-width"},
-                         {a.sizes.head.width, "--head-width"}})
-    require(v >= 1 && v <= 16384, std::string("train: ") + name + " must be in [1, 16384]");
-  for (auto [v, name] : {std::pair<Index, const char*>{a.sizes.spectralBlocks, "--spectral-blocks"},
-                         {a.sizes.mlpBlocks, "--mlp-blocks"}, {a.sizes.head.blocks, "--head-blocks"}})
-    require(v >= 0 && v <= 256, std::string("train: ") + name + " must be in [0, 256]");
   cfg.embedDim = a.sizes.embedDim;
   cfg.dit.condDim = a.sizes.embedDim;
   cfg.spectralWidth = a.sizes.spectralWidth;
@@ -53,26 +85,71 @@ void run(const TrainArgs& a) {
   cfg.dit.layers = a.ditLayers;
   cfg.dit.heads = a.ditHeads;
   cfg.dit.ffDim = a.ditFf;
-  require(a.ditWidth % a.ditHeads == 0, "train: --dit-width must be a multiple of --dit-heads");
-  auto opt = a.opt;
-  opt.flow.cfgDropout = a.cfgDropout;
-  opt.flow.otCoupling = !a.noOt;
-  train::KOscTrainer trainer(cfg, opt);
-  const auto r = trainer.run();
-  std::cout << "trained " << r.step << " steps in " << train::formatDuration(r.seconds) << ", loss (EMA) " << r.emaLoss
-            << (r.interrupted ? ", interrupted" : "") << "; checkpoint " << trainer.paths().checkpoint << ", log "
-            << trainer.paths().csvLog << "\n";
+  train::KOscTrainer trainer(cfg, trainOptions(a));
+  report(trainer, trainer.run());
 }
 
-symflow::cli::RegisterCommand reg("train", "Train a model on the fly-rendered k-osc task", [](CLI::App& app) {
+/// surge-simple: the SurgeModelConfig defaults, overridden by the size options actually given.
+void runSurge(const TrainArgs& a, const Given& given) {
+  using namespace symflow;
+  for (const char* o : {"--k", "--variant", "--encoder", "--embed-dim", "--spectral-width", "--spectral-blocks"})
+    require(!given(o), std::string("train: ") + o + " applies to --task kosc only");
+  models::SurgeModelConfig cfg;
+  cfg.kind = models::parseSurgeModelKind(a.model);
+  if (a.tokens > 0) cfg.tokens = a.tokens;
+  auto set = [&](const char* opt, Index& dst, long v) {
+    if (given(opt)) dst = Index(v);
+  };
+  set("--dit-width", cfg.dit.width, a.ditWidth);
+  set("--dit-layers", cfg.dit.layers, a.ditLayers);
+  set("--dit-heads", cfg.dit.heads, a.ditHeads);
+  set("--dit-ff", cfg.dit.ffDim, a.ditFf);
+  set("--ast-width", cfg.ast.width, a.astWidth);
+  set("--ast-layers", cfg.ast.layers, a.astLayers);
+  set("--ast-heads", cfg.ast.heads, a.astHeads);
+  set("--ast-ff", cfg.ast.ffDim, a.astFf);
+  set("--mlp-width", cfg.mlpWidth, a.sizes.mlpWidth);
+  set("--mlp-blocks", cfg.mlpBlocks, a.sizes.mlpBlocks);
+  set("--head-width", cfg.head.width, a.sizes.head.width);
+  set("--head-blocks", cfg.head.blocks, a.sizes.head.blocks);
+  cfg.validate();
+  auto opt = trainOptions(a);
+  if (!given("--batch")) opt.batch = 32;  // a CPU-sized default (docs/surge-model.md)
+  train::SurgeTrainer trainer(cfg, opt);
+  report(trainer, trainer.run());
+}
+
+void run(const TrainArgs& a, const Given& given) {
+  using namespace symflow;
+#ifdef _OPENMP
+  if (a.threads > 0) omp_set_num_threads(a.threads);
+#endif
+  require(a.threads >= 0 && a.threads <= 1024, "train: --threads must be in [0, 1024] (0: default)");
+  sizeChecks(a);
+  if (a.task == "kosc")
+    runKOsc(a, given);
+  else if (a.task == "surge-simple")
+    runSurge(a, given);
+  else
+    throw Error("train: unknown --task '" + a.task + "' (expected kosc or surge-simple)");
+}
+
+symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on the fly (k-osc or surge-simple)",
+                                  [](CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
-  app.add_option("--task", a->task, "Task (kosc)")->capture_default_str();
+  app.add_option("--task", a->task, "Task: kosc or surge-simple")->capture_default_str();
   app.add_option("--model", a->model,
-                 "cnf-equivariant, cnf-param2tok, cnf-mlp, ffn-mse, ffn-sort or ffn-chamfer")->capture_default_str();
+                 "kosc: cnf-equivariant, cnf-param2tok, cnf-mlp, ffn-mse, ffn-sort or ffn-chamfer; "
+                 "surge-simple: cnf-param2tok, cnf-mlp or ffn")->capture_default_str();
   app.add_option("--encoder", a->encoder, "cnn (the paper's) or spectral-mlp (cheap)")->capture_default_str();
   app.add_option("--k", a->k, "Number of oscillators")->capture_default_str();
   app.add_option("--variant", a->variant, "symmetric (sym) or asymmetric (asym)")->capture_default_str();
-  app.add_option("--tokens", a->tokens, "Param2Tok tokens (0: k)")->capture_default_str();
+  app.add_option("--tokens", a->tokens, "Param2Tok tokens (0: the task's default, k or 32)")->capture_default_str();
+  app.add_option("--ast-width", a->astWidth, "surge-simple: AST token width (also the conditioning width)")
+      ->capture_default_str();
+  app.add_option("--ast-layers", a->astLayers, "surge-simple: AST encoder layers")->capture_default_str();
+  app.add_option("--ast-heads", a->astHeads, "surge-simple: AST attention heads")->capture_default_str();
+  app.add_option("--ast-ff", a->astFf, "surge-simple: AST feed-forward width")->capture_default_str();
   app.add_option("--dit-width", a->ditWidth, "DiT width d")->capture_default_str();
   app.add_option("--embed-dim", a->sizes.embedDim, "Encoder output width (the conditioning)")->capture_default_str();
   app.add_option("--spectral-width", a->sizes.spectralWidth, "spectral-mlp encoder width")->capture_default_str();
@@ -82,11 +159,13 @@ symflow::cli::RegisterCommand reg("train", "Train a model on the fly-rendered k-
   app.add_option("--mlp-blocks", a->sizes.mlpBlocks, "cnf-mlp vector field residual blocks")->capture_default_str();
   app.add_option("--head-width", a->sizes.head.width, "ffn-* regression head width")->capture_default_str();
   app.add_option("--head-blocks", a->sizes.head.blocks, "ffn-* regression head residual blocks")->capture_default_str();
-  app.add_option("--dit-layers", a->ditLayers, "DiT layers")->capture_default_str();
+  app.add_option("--dit-layers", a->ditLayers, "DiT layers (surge-simple default: 4)")->capture_default_str();
   app.add_option("--dit-heads", a->ditHeads, "attention heads")->capture_default_str();
   app.add_option("--dit-ff", a->ditFf, "DiT feed-forward width")->capture_default_str();
   app.add_option("--steps", a->opt.steps, "Total optimizer steps")->capture_default_str();
-  app.add_option("--batch", a->opt.batch, "Batch size")->capture_default_str();
+  app.add_option("--time-budget", a->timeBudget,
+                 "Stop with a checkpoint once the run has trained this long in total (e.g. 90m, 2h, 1h30m)");
+  app.add_option("--batch", a->opt.batch, "Batch size (default: 1024 for kosc, 32 for surge-simple)");
   app.add_option("--lr", a->opt.lr, "Peak learning rate (Adam)")->capture_default_str();
   app.add_option("--warmup", a->opt.warmup, "Linear warm-up steps")->capture_default_str();
   app.add_option("--lr-floor", a->opt.floorRatio, "Final lr as a fraction of the peak (cosine)")->capture_default_str();
@@ -106,7 +185,7 @@ symflow::cli::RegisterCommand reg("train", "Train a model on the fly-rendered k-
   app.add_flag("--resume", a->opt.resume, "Continue from the checkpoint of --out (its model and settings win)");
   app.add_flag("--quiet", a->opt.quiet, "No progress output");
   app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
-  app.callback([a] { run(*a); });
+  app.callback([a, &app] { run(*a, [&app](const char* o) { return app.get_option(o)->count() > 0; }); });
 });
 
 }  // namespace

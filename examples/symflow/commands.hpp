@@ -12,7 +12,31 @@
 #include <string>
 #include <vector>
 
+#include "symflow/core/types.hpp"
+
 namespace symflow::cli {
+
+/// Check for unsigned options such as --seed: CLI11 2.1 reads "-1" into an unsigned integer as
+/// 2^64 - 1 without a word. Error: "--seed: must be a non-negative integer, got '-1'".
+inline CLI::Validator nonNegativeInteger() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+          return "must be a non-negative integer, got '" + s + "'";
+        return {};
+      },
+      "UINT", "non-negative integer");
+}
+
+/// Returns f(); a symflow::Error from it is rethrown with "OPTION: " in front, so that a
+/// library message names the option it came from ("--solver: unknown solver 'x' (...)").
+template <class F> auto forOption(const std::string& option, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw Error(option + ": " + e.what());
+  }
+}
 
 struct Command {
   std::string name, help;

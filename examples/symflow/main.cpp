@@ -19,7 +19,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // Bad or missing options: one line, like every other error (CLI11's exit codes, 100-115).
+    std::string which = app.get_subcommands().empty() ? "" : " " + app.get_subcommands()[0]->get_name();
+    std::cerr << "symflow" << which << ": error: " << e.what() << " (see --help)\n";
+    return e.get_exit_code();
   } catch (const std::exception& e) {
     std::string which = app.get_subcommands().empty() ? "" : " " + app.get_subcommands()[0]->get_name();
     std::cerr << "symflow" << which << ": error: " << e.what() << "\n";

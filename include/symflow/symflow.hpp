@@ -53,6 +53,7 @@
 #include "symflow/audio/metrics.hpp"
 
 #include "symflow/metrics/kosc.hpp"
+#include "symflow/metrics/symmetry.hpp"
 
 #include "symflow/io/json.hpp"
 #include "symflow/io/atomic_file.hpp"
@@ -73,11 +74,14 @@
 #include "symflow/models/kosc_model.hpp"
 #include "symflow/models/kosc_inversion.hpp"
 #include "symflow/models/surge_model.hpp"
+#include "symflow/models/surge_inversion.hpp"
 
 #include "symflow/train/losses.hpp"
 #include "symflow/train/progress.hpp"
 #include "symflow/train/interrupt.hpp"
+#include "symflow/train/trainer.hpp"
 #include "symflow/train/kosc_trainer.hpp"
+#include "symflow/train/surge_trainer.hpp"
 #include "symflow/train/batch_producer.hpp"
 
 #include "symflow/testing/gradcheck.hpp"

@@ -112,4 +112,11 @@ class AtomicFileWriter {
   bool tmpExists_ = false;
 };
 
+/// Writes `bytes` to `path` atomically (AtomicFileWriter: the old file or the new one, never half).
+inline void writeFileAtomically(const std::string& path, const std::string& bytes) {
+  AtomicFileWriter w(path);
+  w.write(bytes.data(), bytes.size());
+  w.commit();
+}
+
 }  // namespace symflow::io

@@ -579,4 +579,43 @@ class SurgeBatchRenderer {
   SurgeFeatures features_;
 };
 
+/// The held-out test set of surge-simple: a fixed list of seeds the training stream never
+/// draws. Sound m is column m % 16 of block m / 16, and block j is
+/// SurgeSynth::sampleRandom(Rng(kTestSeed).fork(kTestDomain).fork(j), 16) (loudness floor
+/// included); the training stream forks its generators off Rng(seed).fork(kDataDomain), a
+/// different domain, so whatever the training seed the two never share a generator state.
+/// sounds(first, n) gives the same sound m for every (first, n) that covers it.
+class SurgeTestSet {
+ public:
+  static constexpr std::uint64_t kTestSeed = 0x7375726765ull;         // "surge"
+  static constexpr std::uint64_t kTestDomain = 0x53757267655465ull;   // "SurgeTe"
+  static constexpr Index kBlock = 16;
+  explicit SurgeTestSet(const SurgeModelConfig& c) : synth_(c.synthConfig()) {}
+  /// Test sounds [first, first + n): params 93 x n (model units), their noise seeds and audio
+  /// numSamples x n (redraws: 0).
+  synth::SurgeRandomBatch sounds(Index first, Index n) const {
+    require(first >= 0 && n >= 0, "SurgeTestSet: negative range");
+    synth::SurgeRandomBatch out;
+    out.params.resize(synth::SurgeSynth::kNumParams, n);
+    out.audio.resize(synth_.numSamples(), n);
+    out.seeds.resize(std::size_t(n));
+    Index j = -1;
+    synth::SurgeRandomBatch block;
+    for (Index m = first; m < first + n; ++m) {
+      if (m / kBlock != j) {
+        j = m / kBlock;
+        Rng rng = Rng(kTestSeed).fork(kTestDomain).fork(std::uint64_t(j));
+        block = synth_.sampleRandom(rng, kBlock);
+      }
+      out.params.col(m - first) = block.params.col(m % kBlock);
+      out.audio.col(m - first) = block.audio.col(m % kBlock);
+      out.seeds[std::size_t(m - first)] = block.seeds[std::size_t(m % kBlock)];
+    }
+    return out;
+  }
+
+ private:
+  synth::SurgeSynth synth_;
+};
+
 }  // namespace symflow::models

@@ -1,0 +1,80 @@
+// symflow/train/surge_trainer.hpp - the surge-simple task of the trainer (train/trainer.hpp),
+// used by `symflow train --task surge-simple`.
+//
+// Fresh start (prepare): after the weights are initialized, the AST's per-band input statistics
+//   are measured on kStatsSounds (1024) random training sounds (measureSurgeInputStatistics with seed
+//   Rng(seed).fork(kStatsDomain).next()) and stored in the model (encoder.input_norm.*, saved in
+//   every checkpoint; a resumed run reads them back and never re-measures).
+// Data: step s is SurgeBatchRenderer::render(seed, s, batch) (models/surge_model.hpp: random
+//   patches from Rng(seed).fork(kDataDomain).fork(s), loudness floor, log-mel features), made
+//   on a train::BatchProducer thread two batches ahead of the optimizer. The batch content is a
+//   function of (seed, s) alone, so threads never change the run; the time the optimizer waits
+//   for a batch is logged (data_wait: fraction of the run's wall time).
+// Test set: models::SurgeTestSet, a separate generator domain the training stream never uses.
+#pragma once
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "symflow/models/surge_model.hpp"
+#include "symflow/train/batch_producer.hpp"
+#include "symflow/train/trainer.hpp"
+
+namespace symflow::train {
+
+/// Rebuilds a surge-simple model (weights and input statistics) from any checkpoint of symflow.
+inline std::unique_ptr<models::SurgeModel> loadSurgeModel(const std::string& path, io::Metadata* meta = nullptr) {
+  auto cfg = models::SurgeModelConfig::fromJson(readModelConfig(path));
+  auto model = models::makeSurgeModel(cfg);
+  auto user = io::loadCheckpoint<float>(path, *model, nullptr);
+  if (meta) *meta = user;
+  return model;
+}
+
+struct SurgeTask {
+  using Model = models::SurgeModel;
+  using Config = models::SurgeModelConfig;
+  static constexpr std::uint64_t kStatsDomain = 0x7374617473ull;  // "stats"
+  static constexpr Index kStatsSounds = 1024;  // sounds measured for the input statistics
+
+  static std::unique_ptr<Model> make(const Config& c, Rng* rng) { return models::makeSurgeModel(c, rng); }
+  static std::unique_ptr<Model> load(const std::string& path, io::Metadata* meta) { return loadSurgeModel(path, meta); }
+  static void prepare(Model& m, const TrainOptions& o, bool quiet) {
+    if (!quiet) std::cerr << "train: measuring the input statistics on " << kStatsSounds << " training sounds\n";
+    Rng r = Rng(o.seed).fork(kStatsDomain);
+    m.inputNorm().setStatistics(models::measureSurgeInputStatistics(m.config(), kStatsSounds, r.next()));
+  }
+  static std::string modelName(const Config& c) { return models::toString(c.kind); }
+  static std::string describe(const Config& c) {
+    return "surge-simple " + models::toString(c.kind) + " (AST " + std::to_string(c.ast.layers) + " layers, width " +
+           std::to_string(c.ast.width) + (c.kind == models::SurgeModelKind::CnfParam2Tok
+                                              ? ", " + std::to_string(c.tokens) + " tokens"
+                                              : std::string()) + ")";
+  }
+
+  class Data {
+   public:
+    Data(const Config& c, const TrainOptions& o, long firstStep) : next_(firstStep) {
+      auto renderer = std::make_shared<models::SurgeBatchRenderer>(c);
+      const std::uint64_t seed = o.seed;
+      const Index B = o.batch;
+      producer_.emplace([renderer, seed, B](std::int64_t s) { return renderer->render(seed, s, B); }, firstStep, 2);
+    }
+    void batch(long step, Mat<float>& features, Mat<float>& params) {
+      require(step == next_, "SurgeTask::Data: batches must be taken in step order");
+      ++next_;
+      auto b = producer_->next();
+      features = std::move(b.features);
+      params = std::move(b.params);
+    }
+
+   private:
+    long next_;
+    std::optional<BatchProducer<models::SurgeBatch>> producer_;
+  };
+};
+
+using SurgeTrainer = Trainer<SurgeTask>;
+
+}  // namespace symflow::train

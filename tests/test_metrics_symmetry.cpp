@@ -1,0 +1,82 @@
+// metrics/symmetry.hpp: the symmetry score of a Param2Tok assignment on hand-made assignments
+// with known answers, and on the Surge-style synth's declared symmetries.
+#include <doctest/doctest.h>
+
+#include "symflow/core/rng.hpp"
+#include "symflow/metrics/symmetry.hpp"
+#include "symflow/synth/surge.hpp"
+
+using namespace symflow;
+
+namespace {
+// 3 blocks of 2 parameters: {0,1}, {2,3}, {4,5}; parameter 6 belongs to no block.
+synth::Symmetry threeBlocks() { return {"S3 test", {{0, 1}, {2, 3}, {4, 5}}}; }
+}  // namespace
+
+TEST_CASE("symmetry score: one token per block, mirrored -> 1; token order does not matter") {
+  Mat<float> A = Mat<float>::Zero(4, 7);
+  for (int i = 0; i < 3; ++i) {
+    A(i, 2 * i) = 0.8f;
+    A(i, 2 * i + 1) = -0.3f;
+  }
+  A(3, 6) = 1.0f;  // a token of its own for the unpermuted parameter
+  auto s = metrics::symmetryScore(A, threeBlocks());
+  CHECK(s.separation == doctest::Approx(1.0));
+  CHECK(s.equivariance == doctest::Approx(1.0));
+  CHECK(s.score == doctest::Approx(1.0));
+  Mat<float> shuffled(4, 7);
+  shuffled << A.row(2), A.row(3), A.row(0), A.row(1);
+  CHECK(metrics::symmetryScore(shuffled, threeBlocks()).score == doctest::Approx(1.0));
+}
+
+TEST_CASE("symmetry score: the invariant initialization (every token reads every block alike) -> 0") {
+  Mat<float> A = Mat<float>::Constant(4, 7, 0.5f);
+  auto s = metrics::symmetryScore(A, threeBlocks());
+  CHECK(s.separation == doctest::Approx(0.0));
+  CHECK(s.equivariance == doctest::Approx(1.0));  // symmetric, but blind to which block is which
+  CHECK(s.score == doctest::Approx(0.0));
+}
+
+TEST_CASE("symmetry score: separated but not mirrored, and mixed tokens, score in between") {
+  Mat<float> A = Mat<float>::Zero(3, 7);
+  A(0, 0) = 1.0f;  // block 1 reads only its first parameter
+  A(1, 2) = 1.0f;
+  A(1, 3) = 1.0f;  // block 2 reads both
+  A(2, 4) = 1.0f;
+  A(2, 5) = 1.0f;
+  auto s = metrics::symmetryScore(A, threeBlocks());
+  CHECK(s.separation == doctest::Approx(1.0));
+  CHECK(s.equivariance < 0.95);
+  CHECK(s.score == doctest::Approx(s.equivariance));
+
+  Mat<float> B = Mat<float>::Zero(3, 7);  // token 0 reads blocks 1 and 2 alike
+  B(0, 0) = B(0, 2) = 1.0f;
+  B(1, 4) = 1.0f;
+  auto m = metrics::symmetryScore(B, threeBlocks());
+  CHECK(m.separation > 0.1);
+  CHECK(m.separation < 0.9);
+}
+
+TEST_CASE("symmetry score: a noisy perfect assignment scores below a clean one; refusals") {
+  const auto& spec = synth::SurgeSynth::spec();
+  REQUIRE(spec.symmetries.size() == 2);
+  // one token per block of the S3 symmetry (osc i with lfo i), the rest on a fourth token
+  Mat<float> A = Mat<float>::Zero(4, spec.size());
+  const auto& s3 = spec.symmetries[0];
+  for (Index i = 0; i < 3; ++i)
+    for (size_t q = 0; q < s3.blocks[size_t(i)].size(); ++q) A(i, s3.blocks[size_t(i)][q]) = 0.1f * float(q + 1);
+  for (Index p = 0; p < spec.size(); ++p)
+    if (A.col(p).isZero()) A(3, p) = 1.0f;
+  const double clean = metrics::symmetryScore(A, s3).score;
+  CHECK(clean == doctest::Approx(1.0));
+  Rng rng(5);
+  Mat<float> noisy = A;
+  for (Index i = 0; i < noisy.size(); ++i) noisy.data()[i] += float(rng.uniform(-0.05, 0.05));
+  const double n = metrics::symmetryScore(noisy, s3).score;
+  CHECK(n < clean);
+  CHECK(n > 0.3);
+  CHECK(metrics::symmetryScore(Mat<float>::Zero(4, spec.size()), s3).score == 0.0);
+  CHECK_THROWS_AS(metrics::symmetryScore(A, synth::Symmetry{"one", {{0, 1}}}), Error);
+  CHECK_THROWS_AS(metrics::symmetryScore(A, synth::Symmetry{"ragged", {{0, 1}, {2}}}), Error);
+  CHECK_THROWS_AS(metrics::symmetryScore(A, synth::Symmetry{"outside", {{0}, {9999}}}), Error);
+}

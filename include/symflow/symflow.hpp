@@ -72,6 +72,7 @@
 #include "symflow/models/flow_model.hpp"
 #include "symflow/models/regression_model.hpp"
 #include "symflow/models/kosc_model.hpp"
+#include "symflow/models/ranking.hpp"
 #include "symflow/models/kosc_inversion.hpp"
 #include "symflow/models/surge_model.hpp"
 #include "symflow/models/surge_inversion.hpp"

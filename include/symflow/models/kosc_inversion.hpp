@@ -12,12 +12,11 @@
 // eval --best-of` and `symflow demo` share it. Rng use: one model->predict call over all B N
 // columns, so results depend on (model, signals, n, options, rng state).
 #pragma once
-#include <algorithm>
-#include <numeric>
-#include <vector>
+#include <utility>
 
 #include "symflow/metrics/kosc.hpp"
 #include "symflow/models/kosc_model.hpp"
+#include "symflow/models/ranking.hpp"
 #include "symflow/synth/kosc.hpp"
 
 namespace symflow::models {
@@ -47,25 +46,14 @@ inline KOscCandidates rankedCandidates(KOscModel& model, const synth::KOsc<float
   model.predict(features, so, rng, pred);
   const Mat<float> audio = synth.render(pred);
   const Vec<double> lsd = metrics::lsdPerSound<float>(audio, many);
+  auto ranked = rankWithinSounds(pred, audio, lsd, B, n);
   KOscCandidates r;
   r.sounds = B;
   r.perSound = n;
-  r.params.resize(pred.rows(), B * n);
-  r.audio.resize(audio.rows(), B * n);
-  r.lsd.resize(B * n);
-  r.firstLsd.resize(B);
-  std::vector<Index> order(static_cast<std::size_t>(n));
-  for (Index b = 0; b < B; ++b) {
-    std::iota(order.begin(), order.end(), b * n);
-    std::stable_sort(order.begin(), order.end(), [&](Index x, Index y) { return lsd(x) < lsd(y); });
-    for (Index j = 0; j < n; ++j) {
-      const Index c = order[std::size_t(j)];
-      r.params.col(b * n + j) = pred.col(c);
-      r.audio.col(b * n + j) = audio.col(c);
-      r.lsd(b * n + j) = lsd(c);
-    }
-    r.firstLsd(b) = lsd(b * n);
-  }
+  r.params = std::move(ranked.params);
+  r.audio = std::move(ranked.audio);
+  r.lsd = std::move(ranked.distance);
+  r.firstLsd = std::move(ranked.firstDistance);
   return r;
 }
 

@@ -12,11 +12,11 @@
 //   column: MSS, wMFCC, SOT lower is better; RMS higher is better) and the parameter MSE in
 //   model units (mean over the 93 parameters, the synth's clamping applied to predictions).
 #pragma once
-#include <algorithm>
-#include <numeric>
+#include <utility>
 #include <vector>
 
 #include "symflow/audio/metrics.hpp"
+#include "symflow/models/ranking.hpp"
 #include "symflow/models/surge_model.hpp"
 #include "symflow/synth/surge.hpp"
 
@@ -74,25 +74,14 @@ inline SurgeCandidates rankedSurgeCandidates(SurgeModel& model, const synth::Sur
   model.predict(manyF, so, rng, pred);
   synth.render(pred, rendered, manySeeds);
   const Vec<double> mss = metrics.mssBatch(CMatRef<float>(rendered), CMatRef<float>(manyA));
+  auto ranked = rankWithinSounds(pred, rendered, mss, B, n);
   SurgeCandidates r;
   r.sounds = B;
   r.perSound = n;
-  r.params.resize(pred.rows(), B * n);
-  r.audio.resize(rendered.rows(), B * n);
-  r.mss.resize(B * n);
-  r.firstMss.resize(B);
-  std::vector<Index> order(static_cast<std::size_t>(n));
-  for (Index b = 0; b < B; ++b) {
-    std::iota(order.begin(), order.end(), b * n);
-    std::stable_sort(order.begin(), order.end(), [&](Index x, Index y) { return mss(x) < mss(y); });
-    for (Index j = 0; j < n; ++j) {
-      const Index c = order[std::size_t(j)];
-      r.params.col(b * n + j) = pred.col(c);
-      r.audio.col(b * n + j) = rendered.col(c);
-      r.mss(b * n + j) = mss(c);
-    }
-    r.firstMss(b) = mss(b * n);
-  }
+  r.params = std::move(ranked.params);
+  r.audio = std::move(ranked.audio);
+  r.mss = std::move(ranked.distance);
+  r.firstMss = std::move(ranked.firstDistance);
   return r;
 }
 

@@ -53,9 +53,8 @@ template <class S> class AssignmentSolver {
 
   void solve(const CMatRef<S>& cost, Assignment& out) {
     const Index n = cost.rows(), m = cost.cols();
-    require(n > 0 && m > 0, "linear assignment: the cost matrix is empty");
-    require(cost.allFinite(),
-            "linear assignment: the cost matrix has a non-finite entry "
+    if (!(n > 0 && m > 0)) throw Error("linear assignment: the cost matrix is empty");
+    if (!cost.allFinite()) throw Error("linear assignment: the cost matrix has a non-finite entry "
             "(inf or NaN); costs must be finite");
     out.colOfRow.assign(size_t(n), -1);
     out.rowOfCol.assign(size_t(m), -1);
@@ -74,8 +73,8 @@ template <class S> class AssignmentSolver {
       stride = transposed_.outerStride();
     }
     // Row and column numbers are carried in S lanes (pred_, colIndex_): exact below 2^digits.
-    require(lines < (Index(1) << std::numeric_limits<S>::digits),
-            "linear assignment: matrix too large for this scalar type's index lanes");
+    if (lines >= (Index(1) << std::numeric_limits<S>::digits))
+      throw Error("linear assignment: matrix too large for this scalar type's index lanes");
     run(data, stride, rows, lines);
     // Search row r was matched to search column colOf_[r].
     double total = 0;
@@ -156,7 +155,7 @@ template <class S> class AssignmentSolver {
       Index col;
       S lowest;
       relax(data + row * stride, u_[size_t(row)], minVal, S(row), padded, col, lowest);
-      require(col >= 0 && lowest < inf(), "linear assignment: no feasible assignment");
+      if (col < 0 || !(lowest < inf())) throw Error("linear assignment: no feasible assignment");
       minVal = lowest;
       dist_[size_t(col)] = lowest;
       shortest_[size_t(col)] = -inf();  // mark visited

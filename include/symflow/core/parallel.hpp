@@ -9,10 +9,13 @@
 // every thread at least kMinWorkPerThread operations: a parallel region costs microseconds, and
 // on a busy machine a thread that waits for a descheduled sibling loses far more, so small
 // loops stay serial.
+// currentThread() / threadScratch() give each thread of such a region its own scratch matrix
+// kept in a layer's cache, so that steady-state calls do not allocate.
 // Eigen's own GEMMs are threaded the same way (when compiled with OpenMP), and run serially
 // inside a parallel region, so the two never oversubscribe the cores.
 #pragma once
 #include <algorithm>
+#include <vector>
 
 #include "symflow/core/types.hpp"
 
@@ -29,6 +32,30 @@ inline int availableThreads() {
 #else
   return 1;
 #endif
+}
+
+/// Index of the calling thread in the innermost parallel region (0 outside one): callers of
+/// parallelRanges index per-thread scratch with it (at most availableThreads() before the call).
+inline int currentThread() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+/// Per-thread scratch matrices kept in a cache: scratch(v, rows, cols) returns the calling
+/// thread's entry of v, sized rows x cols (v must hold availableThreads() entries, see
+/// threadScratch below; sizing an already sized matrix does not allocate).
+template <class M> M& threadScratch(std::vector<M>& v, Index rows, Index cols) {
+  M& m = v[size_t(currentThread())];
+  m.resize(rows, cols);
+  return m;
+}
+/// Makes room for one scratch entry per available thread (call before parallelRanges).
+template <class M> void reserveThreadScratch(std::vector<M>& v) {
+  const size_t n = size_t(std::max(1, availableThreads()));
+  if (v.size() < n) v.resize(n);
 }
 
 /// Fewest scalar operations per thread worth a parallel region (~10 microseconds).

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "symflow/core/assignment.hpp"
+#include "symflow/core/gemm.hpp"
 #include "symflow/core/types.hpp"
 
 namespace symflow::flow {
@@ -28,15 +29,15 @@ class OtCoupling {
 
   /// Reorders the columns of x0 in place; returns the source column of each new column.
   const std::vector<Index>& couple(Mat<S>& x0, const CMatRef<S>& x1) {
-    require(x0.rows() == x1.rows() && x0.cols() == x1.cols(), "OtCoupling: x0 and x1 shapes differ");
+    if (!(x0.rows() == x1.rows() && x0.cols() == x1.cols()))
+      throw Error("OtCoupling: x0 and x1 shapes differ");
     const Index b = x0.cols();
     n0_ = x0.colwise().squaredNorm().transpose();
     n1_ = x1.colwise().squaredNorm();
     cost_.resize(b, b);
-    cost_.noalias() = S(-2) * x0.transpose() * x1;
-    cost_.colwise() += n0_;
-    cost_.rowwise() += n1_;
-    cost_ = cost_.cwiseMax(S(0));
+    gemm(cost_, x0.transpose(), x1);  // serial, no allocation (core/gemm.hpp)
+    for (Index j = 0; j < b; ++j)
+      cost_.col(j) = ((S(-2) * cost_.col(j)).array() + n0_.array() + n1_[j]).cwiseMax(S(0)).matrix();
     if (costKind_ == OtCost::Euclidean) cost_ = cost_.cwiseSqrt();
     solver_.solve(cost_, plan_);
     source_.resize(size_t(b));

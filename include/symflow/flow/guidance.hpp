@@ -32,7 +32,7 @@ class GuidedVelocity {
     x2_.leftCols(b) = x;
     x2_.rightCols(b) = x;
     model_(x2_, t, v2_);
-    require(v2_.rows() == x.rows() && v2_.cols() == 2 * b, "GuidedVelocity: model output shape");
+    if (!(v2_.rows() == x.rows() && v2_.cols() == 2 * b)) throw Error("GuidedVelocity: model output shape");
     v.resize(x.rows(), b);
     v.noalias() = (S(1) - w_) * v2_.leftCols(b) + w_ * v2_.rightCols(b);
   }

@@ -23,9 +23,9 @@ struct PathSample {
 struct RectifiedPath {
   /// Fills s.xt and s.ut from s.x0, s.x1 and s.t (which the caller sets).
   template <class S> static void sample(PathSample<S>& s) {
-    require(s.x0.rows() == s.x1.rows() && s.x0.cols() == s.x1.cols(),
-            "RectifiedPath: x0 and x1 shapes differ");
-    require(s.t.size() == s.x1.cols(), "RectifiedPath: need one time per sample");
+    if (!(s.x0.rows() == s.x1.rows() && s.x0.cols() == s.x1.cols()))
+      throw Error("RectifiedPath: x0 and x1 shapes differ");
+    if (s.t.size() != s.x1.cols()) throw Error("RectifiedPath: need one time per sample");
     s.ut = s.x1 - s.x0;
     s.xt.resize(s.x1.rows(), s.x1.cols());
     s.xt.noalias() = s.x0 + s.ut * s.t.asDiagonal();
@@ -44,7 +44,7 @@ struct RectifiedPath {
 /// Mean squared velocity error; writes dLoss/dv into dv.
 template <class S>
 S cfmLoss(const CMatRef<S>& v, const CMatRef<S>& ut, Mat<S>& dv) {
-  require(v.rows() == ut.rows() && v.cols() == ut.cols(), "cfmLoss: v and ut shapes differ");
+  if (!(v.rows() == ut.rows() && v.cols() == ut.cols())) throw Error("cfmLoss: v and ut shapes differ");
   const S inv = S(1) / S(v.size());
   dv = v - ut;
   const S loss = dv.squaredNorm() * inv;

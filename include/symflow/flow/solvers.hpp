@@ -19,7 +19,7 @@ class EulerSolver {
   static constexpr int order = 1;
   static constexpr int evalsPerStep = 1;
   template <class V> void integrate(V&& v, Mat<S>& x, int steps, S t0 = 0, S t1 = 1) {
-    require(steps > 0, "EulerSolver: steps must be positive");
+    if (steps <= 0) throw Error("EulerSolver: steps must be positive");
     const S h = (t1 - t0) / S(steps);
     for (int i = 0; i < steps; ++i) {
       v(x, t0 + S(i) * h, k1_);
@@ -37,7 +37,7 @@ class MidpointSolver {
   static constexpr int order = 2;
   static constexpr int evalsPerStep = 2;
   template <class V> void integrate(V&& v, Mat<S>& x, int steps, S t0 = 0, S t1 = 1) {
-    require(steps > 0, "MidpointSolver: steps must be positive");
+    if (steps <= 0) throw Error("MidpointSolver: steps must be positive");
     const S h = (t1 - t0) / S(steps);
     for (int i = 0; i < steps; ++i) {
       const S t = t0 + S(i) * h;
@@ -58,7 +58,7 @@ class HeunSolver {
   static constexpr int order = 2;
   static constexpr int evalsPerStep = 2;
   template <class V> void integrate(V&& v, Mat<S>& x, int steps, S t0 = 0, S t1 = 1) {
-    require(steps > 0, "HeunSolver: steps must be positive");
+    if (steps <= 0) throw Error("HeunSolver: steps must be positive");
     const S h = (t1 - t0) / S(steps);
     for (int i = 0; i < steps; ++i) {
       const S t = t0 + S(i) * h;
@@ -79,7 +79,7 @@ class Rk4Solver {
   static constexpr int order = 4;
   static constexpr int evalsPerStep = 4;
   template <class V> void integrate(V&& v, Mat<S>& x, int steps, S t0 = 0, S t1 = 1) {
-    require(steps > 0, "Rk4Solver: steps must be positive");
+    if (steps <= 0) throw Error("Rk4Solver: steps must be positive");
     const S h = (t1 - t0) / S(steps);
     for (int i = 0; i < steps; ++i) {
       const S t = t0 + S(i) * h;

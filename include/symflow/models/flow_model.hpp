@@ -127,8 +127,8 @@ class FlowModel {
   StepLoss lossAndGradient(const CMatRef<S>& features, const CMatRef<S>& x1, Rng& rng,
                            const FlowTrainOptions& opt, StepCache& k) {
     const Index B = x1.cols();
-    require(features.cols() == B, "FlowModel: features and parameters disagree on the batch size");
-    require(x1.rows() == paramDim(), "FlowModel: parameters have " + std::to_string(x1.rows()) +
+    if (features.cols() != B) throw Error("FlowModel: features and parameters disagree on the batch size");
+    if (x1.rows() != paramDim()) throw Error("FlowModel: parameters have " + std::to_string(x1.rows()) +
                                          " rows, expected " + std::to_string(paramDim()));
     detail::setTraining(enc_, true);
     enc_.forward(features, k.z, k.enc);

@@ -86,8 +86,9 @@ class DitVectorField {
   DitVectorField(Tokenizer tokenizer, const Config& cfg, std::string tokName)
       : cfg_(cfg), tok_(std::move(tokenizer)), tokName_(std::move(tokName)),
         cond_(cfg.condDim, cfg.timeDim == 0 ? 1 : cfg.timeDim, cfg.width) {
-    require(tok_.tokenDim() == cfg.width, "DitVectorField: tokenizer width differs from the model width");
-    require(cfg.layers >= 1, "DitVectorField: need at least one DiT layer");
+    if (tok_.tokenDim() != cfg.width)
+      throw Error("DitVectorField: tokenizer width differs from the model width");
+    if (cfg.layers < 1) throw Error("DitVectorField: need at least one DiT layer");
     for (Index l = 0; l < cfg.layers; ++l) blocks_.emplace_back(cfg.width, cfg.heads, cfg.ffDim, cfg.width);
   }
 
@@ -126,14 +127,15 @@ class DitVectorField {
     const Index B = xt.cols(), n = tok_.numTokens();
     const size_t L = blocks_.size();
     const Index perSample = condColumnsPerSample();
-    require(xt.rows() == paramDim(), "DitVectorField: xt has " + std::to_string(xt.rows()) + " rows, expected " +
+    if (xt.rows() != paramDim())
+      throw Error("DitVectorField: xt has " + std::to_string(xt.rows()) + " rows, expected " +
                                          std::to_string(paramDim()));
-    require(t.size() == B, "DitVectorField: xt and t disagree on the batch size");
-    require(z.cols() == B * perSample,
-            "DitVectorField: conditioning has " + std::to_string(z.cols()) + " columns, expected " +
+    if (t.size() != B) throw Error("DitVectorField: xt and t disagree on the batch size");
+    if (z.cols() != B * perSample)
+      throw Error("DitVectorField: conditioning has " + std::to_string(z.cols()) + " columns, expected " +
                 std::to_string(B * perSample) +
                 (cfg_.perLayerCond ? " (per-layer mode: one per sound and layer)" : " (one per sound)"));
-    require(z.rows() == cfg_.condDim, "DitVectorField: conditioning has " + std::to_string(z.rows()) +
+    if (z.rows() != cfg_.condDim) throw Error("DitVectorField: conditioning has " + std::to_string(z.rows()) +
                                           " rows, expected " + std::to_string(cfg_.condDim));
     encodeTime(cfg_.timeDim, t, k.e);
     if (cfg_.perLayerCond) {
@@ -209,10 +211,12 @@ class MlpVectorField {
 
   void forward(const CMatRef<S>& xt, const Vec<S>& t, const CMatRef<S>& z, Mat<S>& v, Cache& k) const {
     const Index B = xt.cols();
-    require(xt.rows() == P_, "MlpVectorField: xt has " + std::to_string(xt.rows()) + " rows, expected " +
+    if (xt.rows() != P_)
+      throw Error("MlpVectorField: xt has " + std::to_string(xt.rows()) + " rows, expected " +
                                  std::to_string(P_));
-    require(t.size() == B && z.cols() == B, "MlpVectorField: xt, t and z disagree on the batch size");
-    require(z.rows() == cfg_.condDim, "MlpVectorField: conditioning width mismatch");
+    if (!(t.size() == B && z.cols() == B))
+      throw Error("MlpVectorField: xt, t and z disagree on the batch size");
+    if (z.rows() != cfg_.condDim) throw Error("MlpVectorField: conditioning width mismatch");
     encodeTime(cfg_.timeDim, t, k.e);
     k.input.resize(P_ + k.e.rows() + z.rows(), B);
     k.input.topRows(P_) = xt;

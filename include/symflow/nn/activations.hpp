@@ -90,14 +90,14 @@ class ElementwiseLayer {
   S penalty() const { return S(0); }
 
   void forward(const CMatRef<S>& x, Mat<S>& y, Cache& c) const {
-    require(x.outerStride() == x.rows(), "activation: input must be contiguous");
+    if (x.outerStride() != x.rows()) throw Error("activation: input must be contiguous");
     c.x = InputView<S>(x);
     y.resize(x.rows(), x.cols());
     Fwd(x.data(), y.data(), x.size());
   }
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>& dx) const {
-    require(dy.rows() == c.x.rows && dy.cols() == c.x.cols && dy.outerStride() == dy.rows(),
-            "activation: gradient shape differs from input shape");
+    if (!(dy.rows() == c.x.rows && dy.cols() == c.x.cols && dy.outerStride() == dy.rows()))
+      throw Error("activation: gradient shape differs from input shape");
     dx.resize(dy.rows(), dy.cols());
     Bwd(c.x.data, dy.data(), dx.data(), dy.size());
   }

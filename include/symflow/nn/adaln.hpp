@@ -44,8 +44,8 @@ namespace symflow::nn {
 namespace detail {
 /// Checks that x has B n columns for a d x B per-sample matrix with B = cols / n.
 inline Index samplesOf(Index tokenCols, Index n, const char* who) {
-  require(n > 0, std::string(who) + ": tokens per sample must be positive");
-  require(tokenCols % n == 0, std::string(who) + ": " + std::to_string(tokenCols) +
+  if (n <= 0) throw Error(std::string(who) + ": tokens per sample must be positive");
+  if (tokenCols % n != 0) throw Error(std::string(who) + ": " + std::to_string(tokenCols) +
                                   " token columns are not a multiple of " + std::to_string(n) +
                                   " tokens per sample");
   return tokenCols / n;
@@ -66,7 +66,7 @@ class AdaLNModulation {
   /// condDim = dc, d = model width; the output has chunks * d rows.
   AdaLNModulation(Index condDim, Index d, Index chunks = 6)
       : d_(d), chunks_(chunks), lin_(condDim, chunks * d) {
-    require(d > 0 && chunks > 0, "AdaLNModulation: sizes must be positive");
+    if (!(d > 0 && chunks > 0)) throw Error("AdaLNModulation: sizes must be positive");
   }
   Index condDim() const { return lin_.inFeatures(); }
   Index width() const { return d_; }
@@ -81,7 +81,7 @@ class AdaLNModulation {
   const Linear<S>& linear() const { return lin_; }
 
   void forward(const CMatRef<S>& c, Mat<S>& mod, Cache& k) const {
-    require(c.rows() == condDim(), "AdaLNModulation: conditioning has " +
+    if (c.rows() != condDim()) throw Error("AdaLNModulation: conditioning has " +
                                        std::to_string(c.rows()) + " rows, expected " +
                                        std::to_string(condDim()));
     k.c = c;
@@ -91,8 +91,8 @@ class AdaLNModulation {
   }
   /// Writes dc (dc x B) from dmod ((chunks d) x B); adds into the Linear's gradients.
   void backward(const Cache& k, const CMatRef<S>& dmod, Mat<S>& dc) const {
-    require(dmod.rows() == chunks_ * d_ && dmod.cols() == k.gc.cols(),
-            "AdaLNModulation: gradient shape mismatch");
+    if (!(dmod.rows() == chunks_ * d_ && dmod.cols() == k.gc.cols()))
+      throw Error("AdaLNModulation: gradient shape mismatch");
     lin_.backward(k.lin, dmod, k.dgc);
     dc.resize(k.c.rows(), k.c.cols());
     geluBackward(k.c.data(), k.dgc.data(), dc.data(), dc.size());
@@ -118,7 +118,7 @@ class ModulatedLayerNorm {
   ModulatedLayerNorm() = default;
   explicit ModulatedLayerNorm(Index d, bool affine = true, double eps = 1e-5)
       : d_(d), affine_(affine), eps_(eps) {
-    require(d > 0, "ModulatedLayerNorm: size must be positive");
+    if (d <= 0) throw Error("ModulatedLayerNorm: size must be positive");
   }
   Index size() const { return d_; }
   bool affine() const { return affine_; }
@@ -144,10 +144,10 @@ class ModulatedLayerNorm {
   void forward(const CMatRef<S>& x, const CMatRef<S>& gamma, const CMatRef<S>& beta, Index n,
                Mat<S>& y, Cache& k) const {
     const Index B = detail::samplesOf(x.cols(), n, "ModulatedLayerNorm");
-    require(x.rows() == d_, "ModulatedLayerNorm: input has " + std::to_string(x.rows()) +
+    if (x.rows() != d_) throw Error("ModulatedLayerNorm: input has " + std::to_string(x.rows()) +
                                 " rows, expected " + std::to_string(d_));
-    require(gamma.rows() == d_ && gamma.cols() == B && beta.rows() == d_ && beta.cols() == B,
-            "ModulatedLayerNorm: gamma and beta must be d x B (one column per sample)");
+    if (!(gamma.rows() == d_ && gamma.cols() == B && beta.rows() == d_ && beta.cols() == B))
+      throw Error("ModulatedLayerNorm: gamma and beta must be d x B (one column per sample)");
     const Index N = x.cols();
     k.n = n;
     k.gamma = gamma;
@@ -186,11 +186,11 @@ class ModulatedLayerNorm {
   void backward(const Cache& k, const CMatRef<S>& dy, Mat<S>& dx, MatRef<S> dgamma,
                 MatRef<S> dbeta, const CMatRef<S>* addend = nullptr) const {
     const Index N = k.xhat.cols(), B = k.scale.cols(), n = k.n;
-    require(dy.rows() == d_ && dy.cols() == N, "ModulatedLayerNorm: gradient shape mismatch");
-    require(dgamma.rows() == d_ && dgamma.cols() == B && dbeta.rows() == d_ && dbeta.cols() == B,
-            "ModulatedLayerNorm: dgamma and dbeta must be d x B");
-    require(!addend || (addend->rows() == d_ && addend->cols() == N),
-            "ModulatedLayerNorm: addend has the wrong shape");
+    if (!(dy.rows() == d_ && dy.cols() == N)) throw Error("ModulatedLayerNorm: gradient shape mismatch");
+    if (!(dgamma.rows() == d_ && dgamma.cols() == B && dbeta.rows() == d_ && dbeta.cols() == B))
+      throw Error("ModulatedLayerNorm: dgamma and dbeta must be d x B");
+    if (!(!addend || (addend->rows() == d_ && addend->cols() == N)))
+      throw Error("ModulatedLayerNorm: addend has the wrong shape");
     if (!addend || addend->data() != dx.data()) dx.resize(d_, N);
     k.sx.resize(d_, B);
     k.sd.resize(d_, B);
@@ -243,9 +243,8 @@ template <class S>
 void gatedResidualForward(const CMatRef<S>& x, const CMatRef<S>& f, const CMatRef<S>& alpha,
                           Index n, MatRef<S> y) {
   const Index B = detail::samplesOf(x.cols(), n, "gatedResidual");
-  require(f.rows() == x.rows() && f.cols() == x.cols() && alpha.rows() == x.rows() &&
-              alpha.cols() == B && y.rows() == x.rows() && y.cols() == x.cols(),
-          "gatedResidual: shape mismatch");
+  if (!(f.rows() == x.rows() && f.cols() == x.cols() && alpha.rows() == x.rows() &&
+              alpha.cols() == B && y.rows() == x.rows() && y.cols() == x.cols())) throw Error("gatedResidual: shape mismatch");
   parallelRanges(x.cols(), itemsPerThread(2 * x.rows()), [&](Index lo, Index hi) {
     for (Index j = lo; j < hi; ++j)
       y.col(j).array() = x.col(j).array() + alpha.col(j / n).array() * f.col(j).array();
@@ -258,9 +257,8 @@ template <class S>
 void gatedResidualBackward(const CMatRef<S>& dy, const CMatRef<S>& f, const CMatRef<S>& alpha,
                            Index n, Mat<S>& df, MatRef<S> dalpha) {
   const Index B = detail::samplesOf(dy.cols(), n, "gatedResidual");
-  require(f.rows() == dy.rows() && f.cols() == dy.cols() && alpha.rows() == dy.rows() &&
-              alpha.cols() == B && dalpha.rows() == dy.rows() && dalpha.cols() == B,
-          "gatedResidual: shape mismatch");
+  if (!(f.rows() == dy.rows() && f.cols() == dy.cols() && alpha.rows() == dy.rows() &&
+              alpha.cols() == B && dalpha.rows() == dy.rows() && dalpha.cols() == B)) throw Error("gatedResidual: shape mismatch");
   df.resize(dy.rows(), dy.cols());
   parallelRanges(B, itemsPerThread(3 * n * dy.rows()), [&](Index lo, Index hi) {
     for (Index b = lo; b < hi; ++b) {

@@ -49,12 +49,13 @@ class MultiheadAttention {
     Mat<S> heads;  // d x (B n): concatenated head outputs o (the output projection's input)
     typename Linear<S>::Cache out;
     mutable Mat<S> dheads, dqkv, gradScratch;  // backward scratch, reused across calls
+    mutable std::vector<Mat<S>> threadScores;  // backward: one n x n scratch per thread
   };
 
   MultiheadAttention() = default;
   MultiheadAttention(Index d, Index heads) : d_(d), heads_(heads), out_(d, d) {
-    require(d > 0 && heads > 0, "MultiheadAttention: sizes must be positive");
-    require(d % heads == 0, "MultiheadAttention: " + std::to_string(heads) +
+    if (!(d > 0 && heads > 0)) throw Error("MultiheadAttention: sizes must be positive");
+    if (d % heads != 0) throw Error("MultiheadAttention: " + std::to_string(heads) +
                                 " heads do not divide width " + std::to_string(d));
   }
   Index width() const { return d_; }
@@ -88,10 +89,9 @@ class MultiheadAttention {
 
   /// x: d x (B n), n tokens per sample.
   void forward(const CMatRef<S>& x, Index n, Mat<S>& y, Cache& c) const {
-    require(x.rows() == d_, "MultiheadAttention: input has " + std::to_string(x.rows()) +
+    if (x.rows() != d_) throw Error("MultiheadAttention: input has " + std::to_string(x.rows()) +
                                 " rows, expected " + std::to_string(d_));
-    require(n > 0 && x.cols() % n == 0,
-            "MultiheadAttention: " + std::to_string(x.cols()) +
+    if (!(n > 0 && x.cols() % n == 0)) throw Error("MultiheadAttention: " + std::to_string(x.cols()) +
                 " token columns are not a positive multiple of n = " + std::to_string(n));
     const Index N = x.cols(), B = N / n, H = heads_, d = d_;
     const S scale = S(1) / std::sqrt(S(headDim()));
@@ -109,9 +109,9 @@ class MultiheadAttention {
   }
 
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>& dx) const {
-    require(c.n > 0, "MultiheadAttention: backward without a forward on this cache");
-    require(dy.rows() == d_ && dy.cols() == c.heads.cols(),
-            "MultiheadAttention: gradient shape mismatch");
+    if (c.n <= 0) throw Error("MultiheadAttention: backward without a forward on this cache");
+    if (!(dy.rows() == d_ && dy.cols() == c.heads.cols()))
+      throw Error("MultiheadAttention: gradient shape mismatch");
     const Index N = dy.cols(), B = N / c.n, e = headDim(), d = d_;
     const S scale = S(1) / std::sqrt(S(e));
     out_.backward(c.out, dy, c.dheads);
@@ -163,8 +163,9 @@ class MultiheadAttention {
 
   template <bool Lazy> void headsBackward(const Cache& c, Index B, S scale) const {
     const Index n = c.n, H = heads_, e = headDim(), d = d_;
+    reserveThreadScratch(c.threadScores);
     parallelRanges(B, itemsPerThread(2 * n * n * d_), [&](Index lo, Index hi) {
-      Mat<S> dP(n, n);  // one scratch per thread and call
+      Mat<S>& dP = threadScratch(c.threadScores, n, n);
       for (Index b = lo; b < hi; ++b) {
         for (Index a = 0; a < H; ++a) {
           const auto Q = c.qkv.block(a * e, b * n, e, n);

@@ -152,9 +152,9 @@ class BatchNorm1d {
   BatchNorm1d() = default;
   explicit BatchNorm1d(Index channels, double eps = 1e-5, double momentum = 0.1)
       : c_(channels), eps_(eps), momentum_(momentum) {
-    require(channels > 0, "BatchNorm1d: channel count must be positive");
-    require(eps > 0, "BatchNorm1d: eps must be positive");
-    require(momentum >= 0 && momentum <= 1, "BatchNorm1d: momentum must be in [0, 1]");
+    if (channels <= 0) throw Error("BatchNorm1d: channel count must be positive");
+    if (eps <= 0) throw Error("BatchNorm1d: eps must be positive");
+    if (!(momentum >= 0 && momentum <= 1)) throw Error("BatchNorm1d: momentum must be in [0, 1]");
     runningMean_.setZero(channels);
     runningVar_.setOnes(channels);
   }
@@ -197,7 +197,7 @@ class BatchNorm1d {
   S numBatchesTracked() const { return numBatchesTracked_; }
 
   void forward(const CMatRef<S>& xin, Mat<S>& y, Cache& c) const {
-    require(xin.rows() == c_, "BatchNorm1d: input has " + std::to_string(xin.rows()) +
+    if (xin.rows() != c_) throw Error("BatchNorm1d: input has " + std::to_string(xin.rows()) +
                                   " channels (rows), expected " + std::to_string(c_));
     const Index N = xin.cols();
     if (xin.outerStride() == xin.rows()) {
@@ -213,7 +213,7 @@ class BatchNorm1d {
     const Index P = Pattern::length(c_);
     c.pat.resize(P, 3);
     if (training_) {
-      require(N > 1, "BatchNorm1d: training mode needs more than one value per channel");
+      if (N <= 1) throw Error("BatchNorm1d: training mode needs more than one value per channel");
       batchStatistics(c);
     } else {
       c.mean = runningMean_;
@@ -236,7 +236,7 @@ class BatchNorm1d {
 
   void backward(const Cache& c, const CMatRef<S>& dyin, Mat<S>& dx) const {
     const Index N = c.x.cols;
-    require(dyin.rows() == c_ && dyin.cols() == N, "BatchNorm1d: gradient shape mismatch");
+    if (!(dyin.rows() == c_ && dyin.cols() == N)) throw Error("BatchNorm1d: gradient shape mismatch");
     const S* dy = dyin.data();
     if (dyin.outerStride() != dyin.rows()) {
       c.dycopy = dyin;
@@ -302,8 +302,8 @@ class BatchNorm1d {
 
   /// Momentum update of the running statistics from a training-mode forward's cache.
   void updateRunningStats(const Cache& c) {
-    require(c.training && c.varUnbiased.size() == c_,
-            "BatchNorm1d: updateRunningStats needs the cache of a training-mode forward");
+    if (!(c.training && c.varUnbiased.size() == c_))
+      throw Error("BatchNorm1d: updateRunningStats needs the cache of a training-mode forward");
     const S m = S(momentum_);
     runningMean_ = (S(1) - m) * runningMean_ + m * c.mean;
     runningVar_ = (S(1) - m) * runningVar_ + m * c.varUnbiased;

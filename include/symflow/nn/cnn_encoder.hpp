@@ -143,15 +143,15 @@ class ConvResBlock {
       skip_.forward(x, c.work, c.skip);  // the gradient workspace doubles as forward scratch
       detail::parallelAdd(y.data(), c.work.data(), y.size());
     } else {
-      require(x.outerStride() == x.rows(), "ConvResBlock: input must be contiguous");
+      if (x.outerStride() != x.rows()) throw Error("ConvResBlock: input must be contiguous");
       detail::parallelAdd(y.data(), x.data(), y.size());
     }
   }
 
   /// Parameter gradients and, when dx != nullptr, the input gradient.
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>* dx) const {
-    require(dy.rows() == outChannels() && dy.cols() == c.a1.cols() && dy.outerStride() == dy.rows(),
-            "ConvResBlock: gradient shape mismatch");
+    if (!(dy.rows() == outChannels() && dy.cols() == c.a1.cols() && dy.outerStride() == dy.rows()))
+      throw Error("ConvResBlock: gradient shape mismatch");
     Mat<S>& w = c.work;
     // dL/dh1 goes to dx's memory when dx has its shape (no skip conv), else to work2.
     Mat<S>& dh1 = (!hasSkip_ && dx) ? *dx : c.work2;
@@ -226,8 +226,8 @@ class Downsample {
     });
   }
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>& dx) const {
-    require(dy.rows() == c.a.rows() && dy.cols() == c.a.cols() && dy.outerStride() == dy.rows(),
-            "Downsample: gradient shape mismatch");
+    if (!(dy.rows() == c.a.rows() && dy.cols() == c.a.cols() && dy.outerStride() == dy.rows()))
+      throw Error("Downsample: gradient shape mismatch");
     const Index C = outChannels();
     conv_.backward(c.conv, dy, c.work, [&](Index col0, Index n, S* out) {
       geluBackward(c.a.data() + col0 * C, dy.data() + col0 * C, out, n * C);
@@ -261,8 +261,8 @@ class CnnEncoder {
 
   CnnEncoder() : CnnEncoder(Config{}) {}
   explicit CnnEncoder(const Config& cfg) : cfg_(cfg) {
-    require(cfg.nBins > 0 && cfg.base > 0 && cfg.nStages > 0 && cfg.dHidden > 0 && cfg.dOut > 0,
-            "CnnEncoder: sizes must be positive");
+    if (!(cfg.nBins > 0 && cfg.base > 0 && cfg.nStages > 0 && cfg.dHidden > 0 && cfg.dOut > 0))
+      throw Error("CnnEncoder: sizes must be positive");
     Index cin = 1, c = cfg.base, L = cfg.nBins;
     for (Index s = 0; s < cfg.nStages; ++s) {
       res_.emplace_back(cin, c, L);
@@ -336,10 +336,11 @@ class CnnEncoder {
 
   /// spectrum: nBins x B magnitudes -> y: dOut x B.
   void forward(const CMatRef<S>& spectrum, Mat<S>& y, Cache& c) const {
-    require(spectrum.rows() == cfg_.nBins, "CnnEncoder: input has " + std::to_string(spectrum.rows()) +
+    if (spectrum.rows() != cfg_.nBins)
+      throw Error("CnnEncoder: input has " + std::to_string(spectrum.rows()) +
                                                " rows (bins), expected " + std::to_string(cfg_.nBins));
     const Index B = spectrum.cols();
-    require(B > 0, "CnnEncoder: empty batch");
+    if (B <= 0) throw Error("CnnEncoder: empty batch");
     c.batch = B;
     const S* src = spectrum.data();
     if (spectrum.outerStride() != spectrum.rows()) {
@@ -371,7 +372,7 @@ class CnnEncoder {
   /// Parameter gradients and, when dx != nullptr, the gradient w.r.t. the spectrum (nBins x B).
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>* dx) const {
     const Index B = c.batch;
-    require(dy.rows() == cfg_.dOut && dy.cols() == B, "CnnEncoder: gradient shape mismatch");
+    if (!(dy.rows() == cfg_.dOut && dy.cols() == B)) throw Error("CnnEncoder: gradient shape mismatch");
     mlp_.backward(c.mlp, dy, c.dHidden);
     proj_.backward(c.proj, c.dHidden, c.dFlat);
     const Index C = lastChannels_, L = lastLength_;

@@ -58,9 +58,9 @@ template <class S>
 class SinusoidalTimeEncoding {
  public:
   explicit SinusoidalTimeEncoding(Index dim, double maxPeriod = 10000.0) : dim_(dim), maxPeriod_(maxPeriod) {
-    require(dim >= 2 && dim % 2 == 0, "SinusoidalTimeEncoding: dim must be even and >= 2, got " +
+    if (!(dim >= 2 && dim % 2 == 0)) throw Error("SinusoidalTimeEncoding: dim must be even and >= 2, got " +
                                           std::to_string(dim));
-    require(maxPeriod > 1, "SinusoidalTimeEncoding: maxPeriod must be > 1");
+    if (maxPeriod <= 1) throw Error("SinusoidalTimeEncoding: maxPeriod must be > 1");
   }
   Index dim() const { return dim_; }
   double maxPeriod() const { return maxPeriod_; }
@@ -96,8 +96,8 @@ class ConditioningMlp {
   ConditioningMlp() = default;
   ConditioningMlp(Index embedDim, Index timeDim, Index d, Index hidden = 0)
       : embedDim_(embedDim), timeDim_(timeDim) {
-    require(embedDim >= 0 && timeDim >= 0 && embedDim + timeDim > 0 && d > 0,
-            "ConditioningMlp: sizes must be positive");
+    if (!(embedDim >= 0 && timeDim >= 0 && embedDim + timeDim > 0 && d > 0))
+      throw Error("ConditioningMlp: sizes must be positive");
     mlp_ = Mlp<S>(embedDim + timeDim, hidden > 0 ? hidden : d, d);
   }
 
@@ -116,7 +116,8 @@ class ConditioningMlp {
 
   /// input = [c; e], (embedDim + timeDim) x B (kept as a view until backward).
   void forward(const CMatRef<S>& input, Mat<S>& z, Cache& c) const {
-    require(input.rows() == inFeatures(), "ConditioningMlp: input has " + std::to_string(input.rows()) +
+    if (input.rows() != inFeatures())
+      throw Error("ConditioningMlp: input has " + std::to_string(input.rows()) +
                                               " rows, expected embedDim + timeDim = " +
                                               std::to_string(inFeatures()));
     mlp_.forward(input, z, c.mlp);
@@ -124,11 +125,12 @@ class ConditioningMlp {
   /// Concatenates the embedding c (embedDim x B) and the time encoding e (timeDim x B) into
   /// the cache, then runs forward on it.
   void forward(const CMatRef<S>& embedding, const CMatRef<S>& timeEnc, Mat<S>& z, Cache& c) const {
-    require(embedding.rows() == embedDim_ && timeEnc.rows() == timeDim_,
-            "ConditioningMlp: embedding has " + std::to_string(embedding.rows()) + " rows and time encoding " +
+    if (!(embedding.rows() == embedDim_ && timeEnc.rows() == timeDim_))
+      throw Error("ConditioningMlp: embedding has " + std::to_string(embedding.rows()) + " rows and time encoding " +
                 std::to_string(timeEnc.rows()) + ", expected " + std::to_string(embedDim_) + " and " +
                 std::to_string(timeDim_));
-    require(embedding.cols() == timeEnc.cols(), "ConditioningMlp: embedding and time encoding batch sizes differ");
+    if (embedding.cols() != timeEnc.cols())
+      throw Error("ConditioningMlp: embedding and time encoding batch sizes differ");
     c.input.resize(inFeatures(), embedding.cols());
     c.input.topRows(embedDim_) = embedding;
     c.input.bottomRows(timeDim_) = timeEnc;
@@ -136,7 +138,8 @@ class ConditioningMlp {
   }
   /// dInput: gradient of the whole input [c; e]; its first embedDim() rows are dc.
   void backward(const Cache& c, const CMatRef<S>& dz, Mat<S>& dInput) const {
-    require(dz.rows() == outFeatures() && dz.cols() == c.mlp.u.cols(), "ConditioningMlp: gradient shape mismatch");
+    if (!(dz.rows() == outFeatures() && dz.cols() == c.mlp.u.cols()))
+      throw Error("ConditioningMlp: gradient shape mismatch");
     mlp_.backward(c.mlp, dz, dInput);
   }
 
@@ -150,7 +153,7 @@ class NullConditioning {
  public:
   NullConditioning() = default;
   explicit NullConditioning(Index dim, double initStd = 1.0) : dim_(dim), initStd_(initStd) {
-    require(dim > 0, "NullConditioning: dim must be positive");
+    if (dim <= 0) throw Error("NullConditioning: dim must be positive");
   }
   Index dim() const { return dim_; }
   Index numParams() const { return dim_; }
@@ -172,9 +175,10 @@ class NullConditioning {
 
   /// out = c with the dropped columns replaced by the null vector.
   void forward(const CMatRef<S>& c, const std::vector<bool>& drop, Mat<S>& out) const {
-    require(c.rows() == dim_, "NullConditioning: conditioning has " + std::to_string(c.rows()) +
+    if (c.rows() != dim_) throw Error("NullConditioning: conditioning has " + std::to_string(c.rows()) +
                                   " rows, expected " + std::to_string(dim_));
-    require(Index(drop.size()) == c.cols(), "NullConditioning: drop mask has " + std::to_string(drop.size()) +
+    if (Index(drop.size()) != c.cols())
+      throw Error("NullConditioning: drop mask has " + std::to_string(drop.size()) +
                                                 " entries for a batch of " + std::to_string(c.cols()));
     out = c;
     const auto nz = value();
@@ -183,8 +187,8 @@ class NullConditioning {
   }
   /// dc = dOut with the dropped columns zeroed; their sum is added to the null vector's gradient.
   void backward(const std::vector<bool>& drop, const CMatRef<S>& dOut, Mat<S>& dc) const {
-    require(dOut.rows() == dim_ && Index(drop.size()) == dOut.cols(),
-            "NullConditioning: gradient shape does not match the drop mask");
+    if (!(dOut.rows() == dim_ && Index(drop.size()) == dOut.cols()))
+      throw Error("NullConditioning: gradient shape does not match the drop mask");
     dc = dOut;
     auto g = grad();
     for (Index b = 0; b < dOut.cols(); ++b) {

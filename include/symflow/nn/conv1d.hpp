@@ -34,7 +34,7 @@
 //           (parallelRanges), each with its own unfold workspace and weight-gradient
 //           accumulator in the cache (summed after); GEMMs inside run single-threaded.
 //           All workspaces live in the cache: a cache reused for the same shapes does not
-//           allocate (Eigen's GEMMs still take their packing buffers from the heap per product).
+//           allocate (the GEMMs are core/gemm.hpp's gemm(), packing into per-thread buffers).
 #pragma once
 #include <algorithm>
 #include <cstring>
@@ -42,6 +42,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "symflow/core/gemm.hpp"
 #include "symflow/core/init.hpp"
 #include "symflow/core/parallel.hpp"
 #include "symflow/core/params.hpp"
@@ -72,10 +73,10 @@ class Conv1d {
   Conv1d(Index inChannels, Index outChannels, Index kernel, Index stride = 1, Index padding = 0,
          bool bias = true)
       : in_(inChannels), out_(outChannels), k_(kernel), s_(stride), p_(padding), hasBias_(bias) {
-    require(inChannels > 0 && outChannels > 0, "Conv1d: channel counts must be positive");
-    require(kernel > 0, "Conv1d: kernel size must be positive");
-    require(stride > 0, "Conv1d: stride must be positive");
-    require(padding >= 0 && padding < kernel, "Conv1d: padding must be in [0, kernel)");
+    if (!(inChannels > 0 && outChannels > 0)) throw Error("Conv1d: channel counts must be positive");
+    if (kernel <= 0) throw Error("Conv1d: kernel size must be positive");
+    if (stride <= 0) throw Error("Conv1d: stride must be positive");
+    if (!(padding >= 0 && padding < kernel)) throw Error("Conv1d: padding must be in [0, kernel)");
   }
 
   Index inChannels() const { return in_; }
@@ -87,20 +88,20 @@ class Conv1d {
 
   /// Output length for an input of length L (throws if the input is shorter than one window).
   Index outputLength(Index L) const {
-    require(L + 2 * p_ >= k_, "Conv1d: input length " + std::to_string(L) +
-                                  " is shorter than the kernel (" + std::to_string(k_) +
-                                  ") after padding");
+    if (L + 2 * p_ < k_)  // (the message is built only on failure: this runs per chunk)
+      throw Error("Conv1d: input length " + std::to_string(L) + " is shorter than the kernel (" +
+                  std::to_string(k_) + ") after padding");
     return (L + 2 * p_ - k_) / s_ + 1;
   }
   /// The sequence length forward() expects (B = x.cols() / L).
   void setInputLength(Index L) {
-    require(L > 0, "Conv1d: input length must be positive");
+    if (L <= 0) throw Error("Conv1d: input length must be positive");
     outputLength(L);
     len_ = L;
   }
   Index inputLength() const { return len_; }
   Index outputLength() const {
-    require(len_ > 0, "Conv1d: input length not set (setInputLength)");
+    if (len_ <= 0) throw Error("Conv1d: input length not set (setInputLength)");
     return outputLength(len_);
   }
   /// Unfolded-matrix size per chunk (elements); tuning knob for the cache footprint.
@@ -136,10 +137,10 @@ class Conv1d {
 
   template <class Epilogue = NoHook>
   void forward(const CMatRef<S>& x, Mat<S>& y, Cache& c, Epilogue&& epilogue = Epilogue{}) const {
-    require(len_ > 0, "Conv1d: call setInputLength() before forward()");
-    require(x.rows() == in_, "Conv1d: input has " + std::to_string(x.rows()) +
+    if (len_ <= 0) throw Error("Conv1d: call setInputLength() before forward()");
+    if (x.rows() != in_) throw Error("Conv1d: input has " + std::to_string(x.rows()) +
                                  " channels (rows), expected " + std::to_string(in_));
-    require(x.cols() % len_ == 0, "Conv1d: input has " + std::to_string(x.cols()) +
+    if (x.cols() % len_ != 0) throw Error("Conv1d: input has " + std::to_string(x.cols()) +
                                       " columns, not a multiple of the length " +
                                       std::to_string(len_));
     const Index B = x.cols() / len_, Lout = outputLength(len_);
@@ -160,7 +161,7 @@ class Conv1d {
   template <class Prologue = NoHook>
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>* dx, Prologue&& prologue = Prologue{}) const {
     const Index B = c.batch, Lout = outputLength(len_);
-    require(dy.rows() == out_ && dy.cols() == B * Lout, "Conv1d: gradient shape mismatch");
+    if (!(dy.rows() == out_ && dy.cols() == B * Lout)) throw Error("Conv1d: gradient shape mismatch");
     if (dx) dx->resize(in_, B * len_);
     const Index nSlots = Index(c.slots.size());
     parallelRanges(nSlots, 1, [&](Index t0, Index t1) {
@@ -277,13 +278,13 @@ class Conv1d {
     for (Index b = b0; b < b1; b += chunk) {
       const Index nb = std::min(chunk, b1 - b), n = nb * Lout;
       auto ys = y.middleCols(b * Lout, n);
+      if (hasBias_) ys.colwise() = bias();  // the product adds onto the bias: no extra pass
       if (pointwise()) {
-        ys.noalias() = weightT().transpose() * c.x.map().middleCols(b * L, nb * L);
+        gemm(ys, weightT().transpose(), c.x.map().middleCols(b * L, nb * L), hasBias_);
       } else {
         unfold(c.x, b, nb, sl.cols);
-        ys.noalias() = c.wk.transpose() * sl.cols.leftCols(n);
+        gemm(ys, c.wk.transpose(), sl.cols.leftCols(n), hasBias_);
       }
-      if (hasBias_) ys.colwise() += bias();
       epilogue(b * Lout, n);
     }
   }
@@ -306,13 +307,13 @@ class Conv1d {
         if (hasBias_) sl.dbias += dys.rowwise().sum();
         if (pointwise()) {
           const auto xs = c.x.map().middleCols(b * L, nb * L);
-          sl.dwk.noalias() += xs * dys.transpose();
-          if (dx) dx->middleCols(b * L, nb * L).noalias() = weightT() * dys;
+          gemm(sl.dwk, xs, dys.transpose(), true);
+          if (dx) gemm(dx->middleCols(b * L, nb * L), weightT(), dys);
         } else {
           unfold(c.x, b, nb, sl.cols);
-          sl.dwk.noalias() += sl.cols.leftCols(n) * dys.transpose();
+          gemm(sl.dwk, sl.cols.leftCols(n), dys.transpose(), true);
           if (dx) {
-            sl.dcols.leftCols(n).noalias() = c.wk * dys;
+            gemm(sl.dcols.leftCols(n), c.wk, dys);
             fold(sl.dcols, b, nb, *dx);
           }
         }

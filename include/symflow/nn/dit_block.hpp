@@ -95,11 +95,11 @@ class DiTBlock {
   /// stream updated in place: x is read only before y is written).
   void forward(const CMatRef<S>& x, const CMatRef<S>& c, Index n, Mat<S>& y, Cache& k) const {
     const Index B = detail::samplesOf(x.cols(), n, "DiTBlock");
-    require(x.rows() == d_, "DiTBlock: input has " + std::to_string(x.rows()) +
+    if (x.rows() != d_) throw Error("DiTBlock: input has " + std::to_string(x.rows()) +
                                 " rows, expected " + std::to_string(d_));
-    require(c.cols() == B, "DiTBlock: conditioning has " + std::to_string(c.cols()) +
+    if (c.cols() != B) throw Error("DiTBlock: conditioning has " + std::to_string(c.cols()) +
                                " columns, expected one per sample (" + std::to_string(B) + ")");
-    require(c.rows() == condDim(), "DiTBlock: conditioning has " + std::to_string(c.rows()) +
+    if (c.rows() != condDim()) throw Error("DiTBlock: conditioning has " + std::to_string(c.rows()) +
                                        " rows, expected " + std::to_string(condDim()));
     const Index d = d_;
     k.n = 0;  // marks the cache incomplete until this forward has finished
@@ -116,8 +116,8 @@ class DiTBlock {
 
   /// dy: d x (B n). Writes dx (d x (B n)) and dc (dc x B); adds into parameter gradients.
   void backward(const Cache& k, const CMatRef<S>& dy, Mat<S>& dx, Mat<S>& dc) const {
-    require(k.n > 0, "DiTBlock: backward without a forward on this cache");
-    require(dy.rows() == d_ && dy.cols() == k.h1.cols(), "DiTBlock: gradient shape mismatch");
+    if (k.n <= 0) throw Error("DiTBlock: backward without a forward on this cache");
+    if (!(dy.rows() == d_ && dy.cols() == k.h1.cols())) throw Error("DiTBlock: gradient shape mismatch");
     const Index d = d_, n = k.n;
     k.dmod.resize(6 * d, k.mod.cols());
     // y = x1 + a2 * FFN(h2)

@@ -29,7 +29,7 @@ class LayerNorm {
   LayerNorm() = default;
   explicit LayerNorm(Index d, bool affine = true, double eps = 1e-5)
       : d_(d), affine_(affine), eps_(eps) {
-    require(d > 0, "LayerNorm: size must be positive");
+    if (d <= 0) throw Error("LayerNorm: size must be positive");
   }
   Index size() const { return d_; }
   bool affine() const { return affine_; }
@@ -52,7 +52,7 @@ class LayerNorm {
   S penalty() const { return S(0); }
 
   void forward(const CMatRef<S>& x, Mat<S>& y, Cache& c) const {
-    require(x.rows() == d_, "LayerNorm: input has " + std::to_string(x.rows()) +
+    if (x.rows() != d_) throw Error("LayerNorm: input has " + std::to_string(x.rows()) +
                                 " rows, expected " + std::to_string(d_));
     const Index n = x.cols();
     c.xhat.resize(d_, n);
@@ -74,7 +74,7 @@ class LayerNorm {
     }
   }
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>& dx) const {
-    require(dy.rows() == d_ && dy.cols() == c.xhat.cols(), "LayerNorm: gradient shape mismatch");
+    if (!(dy.rows() == d_ && dy.cols() == c.xhat.cols())) throw Error("LayerNorm: gradient shape mismatch");
     const Index n = dy.cols();
     dx.resize(d_, n);
     const S invd = S(1) / S(d_);

@@ -32,7 +32,7 @@ class Linear {
 
   Linear() = default;
   Linear(Index in, Index out, bool bias = true) : in_(in), out_(out), hasBias_(bias) {
-    require(in > 0 && out > 0, "Linear: sizes must be positive");
+    if (!(in > 0 && out > 0)) throw Error("Linear: sizes must be positive");
   }
 
   Index inFeatures() const { return in_; }
@@ -60,7 +60,7 @@ class Linear {
   VecMap<S> biasGrad() const { return b_.gvec(); }
 
   void forward(const CMatRef<S>& x, Mat<S>& y, Cache& c) const {
-    require(x.rows() == in_, "Linear: input has " + std::to_string(x.rows()) +
+    if (x.rows() != in_) throw Error("Linear: input has " + std::to_string(x.rows()) +
                                  " rows, expected " + std::to_string(in_));
     c.x = InputView<S>(x);
     y.resize(out_, x.cols());

@@ -56,7 +56,7 @@ class Mlp {
   const Linear<S>& fc2() const { return fc2_; }
 
   void forward(const CMatRef<S>& x, Mat<S>& y, Cache& c) const {
-    require(x.rows() == inFeatures(), "Mlp: input has " + std::to_string(x.rows()) +
+    if (x.rows() != inFeatures()) throw Error("Mlp: input has " + std::to_string(x.rows()) +
                                           " rows, expected " + std::to_string(inFeatures()));
     const Index N = x.cols(), H = hiddenFeatures();
     c.fc1.x = InputView<S>(x);
@@ -67,7 +67,7 @@ class Mlp {
       forChunks(lo, hi, kMlpChunkColumns, [&](Index j, Index len) {
         auto u = c.u.middleCols(j, len);
         u.colwise() = b1;
-        u.noalias() += fc1_.weightT().transpose() * x.middleCols(j, len);
+        gemm(u, fc1_.weightT().transpose(), x.middleCols(j, len), true);
         geluForward(u.data(), c.a.col(j).data(), len * H);  // while u is still in cache
       });
     });
@@ -75,7 +75,7 @@ class Mlp {
   }
 
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>& dx) const {
-    require(dy.rows() == outFeatures() && dy.cols() == c.u.cols(), "Mlp: gradient shape mismatch");
+    if (!(dy.rows() == outFeatures() && dy.cols() == c.u.cols())) throw Error("Mlp: gradient shape mismatch");
     const Index N = dy.cols(), H = hiddenFeatures();
     fc2_.backward(c.fc2, dy, c.da);
     parallelRanges(N, itemsPerThread(16 * H), [&](Index lo, Index hi) {

@@ -55,8 +55,8 @@ class ResMlpBlock {
       : ResMlpBlock(dIn, dHidden, dOut, dIn == dOut ? ResidualKind::Identity : ResidualKind::Linear) {}
   ResMlpBlock(Index dIn, Index dHidden, Index dOut, ResidualKind kind)
       : kind_(kind), norm_(dIn), fc1_(dIn, dHidden), fc2_(dHidden, dOut) {
-    require(kind == ResidualKind::Linear || dIn == dOut,
-            "ResMlpBlock: an identity residual needs d_in == d_out (" + std::to_string(dIn) +
+    if (!(kind == ResidualKind::Linear || dIn == dOut))
+      throw Error("ResMlpBlock: an identity residual needs d_in == d_out (" + std::to_string(dIn) +
                 " != " + std::to_string(dOut) + ")");
     if (kind == ResidualKind::Linear) res_ = Linear<S>(dIn, dOut, false);
   }
@@ -90,7 +90,7 @@ class ResMlpBlock {
   S penalty() const { return S(0); }
 
   void forward(const CMatRef<S>& x, Mat<S>& y, Cache& c) const {
-    require(x.rows() == inFeatures(), "ResMlpBlock: input has " + std::to_string(x.rows()) +
+    if (x.rows() != inFeatures()) throw Error("ResMlpBlock: input has " + std::to_string(x.rows()) +
                                           " rows, expected " + std::to_string(inFeatures()));
     c.x = InputView<S>(x);
     norm_.forward(x, c.n, c.norm);
@@ -108,8 +108,8 @@ class ResMlpBlock {
   }
 
   void backward(const Cache& c, const CMatRef<S>& dy, Mat<S>& dx) const {
-    require(dy.rows() == outFeatures() && dy.cols() == c.x.cols,
-            "ResMlpBlock: gradient shape mismatch");
+    if (!(dy.rows() == outFeatures() && dy.cols() == c.x.cols))
+      throw Error("ResMlpBlock: gradient shape mismatch");
     fc2_.backward(c.fc2, dy, c.dA);  // dA = dL/dg
     geluBackward(c.h.data(), c.dA.data(), c.dA.data(), c.dA.size());  // dA = dL/dh (in place)
     fc1_.backward(c.fc1, c.dA, c.dB);                                 // dB = dL/dn
@@ -144,7 +144,7 @@ class ResMlp {
   /// dHidden = 0 means dHidden = width.
   ResMlp(Index dIn, Index width, Index nBlocks, Index dOut, Index dHidden = 0, bool finalNorm = true)
       : input_(dIn, width), output_(width, dOut), finalNorm_(finalNorm) {
-    require(nBlocks >= 0, "ResMlp: block count must be non-negative");
+    if (nBlocks < 0) throw Error("ResMlp: block count must be non-negative");
     if (dHidden == 0) dHidden = width;
     for (Index i = 0; i < nBlocks; ++i) blocks_.emplace_back(width, dHidden, width, ResidualKind::Identity);
     if (finalNorm) norm_ = LayerNorm<S>(width);

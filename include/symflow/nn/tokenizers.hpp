@@ -95,15 +95,17 @@ class GroupLayout {
   /// of 0 .. groups*perGroup - 1.
   GroupLayout(Index groups, Index perGroup, std::vector<Index> index)
       : groups_(groups), perGroup_(perGroup), index_(std::move(index)) {
-    require(groups > 0 && perGroup > 0, "GroupLayout: groups and perGroup must be positive");
+    if (!(groups > 0 && perGroup > 0)) throw Error("GroupLayout: groups and perGroup must be positive");
     const Index P = groups * perGroup;
-    require(Index(index_.size()) == P, "GroupLayout: index map has " + std::to_string(index_.size()) +
+    if (Index(index_.size()) != P) throw Error("GroupLayout: index map has " + std::to_string(index_.size()) +
                                            " entries, expected groups * perGroup = " + std::to_string(P));
     std::vector<char> seen(size_t(P), 0);
     for (Index i : index_) {
-      require(i >= 0 && i < P, "GroupLayout: parameter index " + std::to_string(i) + " out of range [0, " +
+      if (!(i >= 0 && i < P))
+        throw Error("GroupLayout: parameter index " + std::to_string(i) + " out of range [0, " +
                                    std::to_string(P) + ")");
-      require(!seen[size_t(i)], "GroupLayout: parameter index " + std::to_string(i) + " used twice");
+      if (!(!seen[size_t(i)]))
+        throw Error("GroupLayout: parameter index " + std::to_string(i) + " used twice");
       seen[size_t(i)] = 1;
     }
   }
@@ -173,19 +175,21 @@ class FixedTokenizer {
   const Linear<S>& outProj() const { return out_; }
 
   void tokenize(const CMatRef<S>& x, Mat<S>& tokens, TokenizeCache& c) const {
-    require(x.rows() == paramDim(), "FixedTokenizer: parameter vector has " + std::to_string(x.rows()) +
+    if (x.rows() != paramDim())
+      throw Error("FixedTokenizer: parameter vector has " + std::to_string(x.rows()) +
                                         " rows, expected " + std::to_string(paramDim()));
     gather(x, c.grouped);
     in_.forward(c.grouped, tokens, c.proj);
   }
   void tokenizeBackward(const TokenizeCache& c, const CMatRef<S>& dTokens, Mat<S>& dx) const {
-    require(dTokens.rows() == tokenDim() && dTokens.cols() == c.grouped.cols(),
-            "FixedTokenizer: token gradient shape mismatch");
+    if (!(dTokens.rows() == tokenDim() && dTokens.cols() == c.grouped.cols()))
+      throw Error("FixedTokenizer: token gradient shape mismatch");
     in_.backward(c.proj, dTokens, c.groupedGrad);
     scatter(c.groupedGrad, dx);
   }
   void detokenize(const CMatRef<S>& tokens, Mat<S>& xOut, DetokenizeCache& c) const {
-    require(tokens.rows() == tokenDim(), "FixedTokenizer: tokens have " + std::to_string(tokens.rows()) +
+    if (tokens.rows() != tokenDim())
+      throw Error("FixedTokenizer: tokens have " + std::to_string(tokens.rows()) +
                                              " rows, expected " + std::to_string(tokenDim()));
     c.batch = batchOf(tokens.cols());
     Mat<S> grouped;
@@ -193,8 +197,8 @@ class FixedTokenizer {
     scatter(grouped, xOut);
   }
   void detokenizeBackward(const DetokenizeCache& c, const CMatRef<S>& dxOut, Mat<S>& dTokens) const {
-    require(dxOut.rows() == paramDim() && dxOut.cols() == c.batch,
-            "FixedTokenizer: parameter gradient shape mismatch");
+    if (!(dxOut.rows() == paramDim() && dxOut.cols() == c.batch))
+      throw Error("FixedTokenizer: parameter gradient shape mismatch");
     gather(dxOut, c.groupedGrad);
     out_.backward(c.proj, c.groupedGrad, dTokens);
   }
@@ -202,7 +206,7 @@ class FixedTokenizer {
  private:
   Index batchOf(Index tokenCols) const {
     const Index n = numTokens();
-    require(tokenCols % n == 0, "FixedTokenizer: " + std::to_string(tokenCols) +
+    if (tokenCols % n != 0) throw Error("FixedTokenizer: " + std::to_string(tokenCols) +
                                     " token columns are not a whole number of sets of " + std::to_string(n));
     return tokenCols / n;
   }
@@ -242,20 +246,27 @@ class Param2Tok {
     Mat<S> preact;       // d x (B*P), column b*P + p = x(p, b) q_p + b1
     Mat<S> act;          // d x (B*P), GELU(preact)
     Mat<S> mixed;        // d x (B*n), column b*n + t = m_{b,t} = sum_p A(t, p) act_{b,p}
+    Mat<S> biasBlock;    // d x n, b2 s^T (s_t = sum_p A(t, p)), added to every sample's tokens
     mutable Mat<S> mixedGrad;                          // backward scratch, d x (B*n)
+    mutable Mat<S> perToken, G;                        // backward scratch, d x n and d x P
+    mutable Mat<S> gradScratch;                        // per-thread partial W2 gradients
+    mutable std::vector<Mat<S>> threadPre;             // backward scratch per thread, d x P
     mutable std::vector<Mat<S>> partA, partG, partB1;  // backward per-chunk sums
   };
   struct DetokenizeCache {
     InputView<S> tokens;  // d x (B*n)
     Mat<S> dd;            // d x (B*P), column b*P + p = (X_b A)(:, p), i.e. (A^T X_b)(p, :)^T
+    Mat<S> zoT;           // d x P, Z'^T
     mutable std::vector<Mat<S>> partA, partZ;  // backward per-chunk sums
+    mutable Mat<S> dZoT;                       // backward scratch, d x P
+    mutable std::vector<Mat<S>> threadD;       // backward scratch per thread, d x P
   };
 
   Param2Tok() = default;
   Param2Tok(Index paramDim, Index numTokens, Index d, double penaltyWeight = 0.01)
       : P_(paramDim), n_(numTokens), d_(d), penaltyWeight_(penaltyWeight) {
-    require(paramDim > 0 && numTokens > 0 && d > 0, "Param2Tok: sizes must be positive");
-    require(penaltyWeight >= 0, "Param2Tok: penalty weight must be non-negative");
+    if (!(paramDim > 0 && numTokens > 0 && d > 0)) throw Error("Param2Tok: sizes must be positive");
+    if (penaltyWeight < 0) throw Error("Param2Tok: penalty weight must be non-negative");
     ffn0_ = Linear<S>(d, d);
     ffn2_ = Linear<S>(d, d);
   }
@@ -265,7 +276,7 @@ class Param2Tok {
   Index tokenDim() const { return d_; }
   double penaltyWeight() const { return penaltyWeight_; }
   void setPenaltyWeight(double w) {
-    require(w >= 0, "Param2Tok: penalty weight must be non-negative");
+    if (w < 0) throw Error("Param2Tok: penalty weight must be non-negative");
     penaltyWeight_ = w;
   }
 
@@ -334,13 +345,13 @@ class Param2Tok {
   const Linear<S>& ffn2() const { return ffn2_; }
 
   void tokenize(const CMatRef<S>& x, Mat<S>& tokens, TokenizeCache& c) const {
-    require(x.rows() == P_, "Param2Tok: parameter vector has " + std::to_string(x.rows()) +
+    if (x.rows() != P_) throw Error("Param2Tok: parameter vector has " + std::to_string(x.rows()) +
                                 " rows, expected " + std::to_string(P_));
     const Index B = x.cols();
     c.x = InputView<S>(x);
     // First FFN layer on the rank-1 rows x(p, b) Z_p:  W1 (x Z_p) + b1 = x q_p + b1
     c.q.resize(d_, P_);
-    c.q.noalias() = ffn0_.weightT().transpose() * zT();
+    gemm(c.q, ffn0_.weightT().transpose(), zT());
     c.preact.resize(d_, B * P_);
     c.act.resize(d_, B * P_);
     c.mixed.resize(d_, B * n_);
@@ -358,26 +369,28 @@ class Param2Tok {
     });
     // tokens = W2 M + b2 s^T per sample, s_t = sum_p A(t, p)
     tokens.resize(d_, B * n_);
-    tokens.noalias() = ffn2_.weightT().transpose() * c.mixed;
-    const Mat<S> biasBlock = ffn2_.bias() * At.colwise().sum();  // d x n
-    for (Index b = 0; b < B; ++b) tokens.middleCols(b * n_, n_) += biasBlock;
+    productOverTokens(tokens, ffn2_.weightT().transpose(), c.mixed);
+    c.biasBlock.noalias() = ffn2_.bias() * At.colwise().sum();  // d x n
+    for (Index b = 0; b < B; ++b) tokens.middleCols(b * n_, n_) += c.biasBlock;
   }
 
   void tokenizeBackward(const TokenizeCache& c, const CMatRef<S>& dTokens, Mat<S>& dx) const {
     const Index B = c.act.cols() / P_;
-    require(dTokens.rows() == d_ && dTokens.cols() == B * n_, "Param2Tok: token gradient shape mismatch");
+    if (!(dTokens.rows() == d_ && dTokens.cols() == B * n_))
+      throw Error("Param2Tok: token gradient shape mismatch");
     const auto At = assignT();
     auto dAt = assignTGrad();
     // second layer and its bias term b2 s_t
-    ffn2_.weightTGrad().noalias() += c.mixed * dTokens.transpose();
-    Mat<S> perToken = Mat<S>::Zero(d_, n_);  // sum over samples of dTokens_{b,t}
+    addGradientOverTokens<S>(ffn2_.weightTGrad(), static_cast<S*>(nullptr), c.mixed, dTokens, c.gradScratch);
+    Mat<S>& perToken = c.perToken;  // sum over samples of dTokens_{b,t}
+    perToken.setZero(d_, n_);
     for (Index b = 0; b < B; ++b) perToken += dTokens.middleCols(b * n_, n_);
     ffn2_.biasGrad().noalias() += perToken * At.colwise().sum().transpose();
     dAt.rowwise() += ffn2_.bias().transpose() * perToken;  // d s_t / d A(t, p) = 1
     addPenaltyGradient();
     Mat<S>& dM = c.mixedGrad;
     dM.resize(d_, B * n_);
-    dM.noalias() = ffn2_.weightT() * dTokens;
+    productOverTokens(dM, ffn2_.weightT(), dTokens);
     // per sample: dA^T += act_b^T dM_b; dPre_b = (dM_b A) * GELU'(pre_b);
     // dx(p, b) = q_p . dPre_b(:, p);  G += dPre_b diag(x(:, b));  db1 += rowsum(dPre_b)
     const auto x = c.x.map();
@@ -386,8 +399,9 @@ class Param2Tok {
     resizeParts(c.partG, chunks, d_, P_);
     resizeParts(c.partB1, chunks, d_, 1);
     dx.resize(P_, B);
+    reserveThreadScratch(c.threadPre);
     parallelRanges(chunks, 1, [&](Index lo, Index hi) {
-      Mat<S> dPre(d_, P_);
+      Mat<S>& dPre = threadScratch(c.threadPre, d_, P_);
       for (Index k = lo; k < hi; ++k) {
         for (Index b = k * kSampleChunk; b < std::min(B, (k + 1) * kSampleChunk); ++b) {
           const auto dMb = dM.middleCols(b * n_, n_);
@@ -400,7 +414,8 @@ class Param2Tok {
         }
       }
     });
-    Mat<S> G = Mat<S>::Zero(d_, P_);
+    Mat<S>& G = c.G;
+    G.setZero(d_, P_);
     auto db1 = ffn0_.biasGrad();
     for (Index k = 0; k < chunks; ++k) {
       dAt += c.partA[size_t(k)];
@@ -408,20 +423,21 @@ class Param2Tok {
       db1 += c.partB1[size_t(k)];
     }
     // q = W1 Z^T:  dW1^T += Z^T G^T,  dZ^T += W1^T G
-    ffn0_.weightTGrad().noalias() += zT() * G.transpose();
-    zTGrad().noalias() += ffn0_.weightT() * G;
+    gemm(ffn0_.weightTGrad(), zT(), G.transpose(), true);
+    gemm(zTGrad(), ffn0_.weightT(), G, true);
   }
 
   void detokenize(const CMatRef<S>& tokens, Mat<S>& xOut, DetokenizeCache& c) const {
-    require(tokens.rows() == d_, "Param2Tok: tokens have " + std::to_string(tokens.rows()) +
+    if (tokens.rows() != d_) throw Error("Param2Tok: tokens have " + std::to_string(tokens.rows()) +
                                      " rows, expected " + std::to_string(d_));
-    require(tokens.cols() % n_ == 0, "Param2Tok: " + std::to_string(tokens.cols()) +
+    if (tokens.cols() % n_ != 0) throw Error("Param2Tok: " + std::to_string(tokens.cols()) +
                                          " token columns are not a whole number of sets of " +
                                          std::to_string(n_));
     const Index B = tokens.cols() / n_;
     c.tokens = InputView<S>(tokens);
     c.dd.resize(d_, B * P_);
-    const Mat<S> ZoT = zOut().transpose();  // d x P, column p = row p of Z'
+    c.zoT = zOut().transpose();  // d x P, column p = row p of Z'
+    const Mat<S>& ZoT = c.zoT;
     const auto At = assignT();
     xOut.resize(P_, B);
     parallelRanges(B, 8, [&](Index lo, Index hi) {
@@ -435,9 +451,10 @@ class Param2Tok {
 
   void detokenizeBackward(const DetokenizeCache& c, const CMatRef<S>& dxOut, Mat<S>& dTokens) const {
     const Index B = c.dd.cols() / P_;
-    require(dxOut.rows() == P_ && dxOut.cols() == B, "Param2Tok: parameter gradient shape mismatch");
+    if (!(dxOut.rows() == P_ && dxOut.cols() == B))
+      throw Error("Param2Tok: parameter gradient shape mismatch");
     const auto tokens = c.tokens.map();
-    const Mat<S> ZoT = zOut().transpose();
+    const Mat<S>& ZoT = c.zoT;  // (forward's copy: the weights have not changed since)
     const auto At = assignT();
     const Index chunks = (B + kSampleChunk - 1) / kSampleChunk;
     resizeParts(c.partA, chunks, P_, n_);
@@ -445,8 +462,9 @@ class Param2Tok {
     dTokens.resize(d_, B * n_);
     // per sample: dD_b = Z'^T diag(dxOut_b); dZ'^T += D_b diag(dxOut_b);
     // dA^T += dD_b^T X_b;  dX_b = dD_b A^T
+    reserveThreadScratch(c.threadD);
     parallelRanges(chunks, 1, [&](Index lo, Index hi) {
-      Mat<S> dD(d_, P_);
+      Mat<S>& dD = threadScratch(c.threadD, d_, P_);
       for (Index k = lo; k < hi; ++k) {
         for (Index b = k * kSampleChunk; b < std::min(B, (k + 1) * kSampleChunk); ++b) {
           dD.noalias() = ZoT * dxOut.col(b).asDiagonal();
@@ -457,7 +475,8 @@ class Param2Tok {
         }
       }
     });
-    Mat<S> dZoT = Mat<S>::Zero(d_, P_);
+    Mat<S>& dZoT = c.dZoT;
+    dZoT.setZero(d_, P_);
     auto dAt = assignTGrad();
     for (Index k = 0; k < chunks; ++k) {
       dAt += c.partA[size_t(k)];

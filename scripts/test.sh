@@ -12,6 +12,16 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$BUILD" -j "$JOBS"
 (cd "$BUILD" && ctest --output-on-failure -j "$JOBS")
 
+# Reliability (docs/reliability.md): the file readers and a few core suites under AddressSanitizer
+# + UndefinedBehaviorSanitizer (the whole suite: sh scripts/sanitize.sh), and a few seconds of
+# each libFuzzer harness when clang is installed (scripts/setup.sh installs it).
+SYMFLOW_ASAN_BUILD_DIR="$BUILD/sanitize" sh scripts/sanitize.sh --ci
+if command -v clang++ >/dev/null 2>&1; then
+  SYMFLOW_FUZZ_BUILD_DIR="$BUILD/fuzz-smoke" SYMFLOW_FUZZ_WORK="$BUILD/fuzz-smoke/work" sh scripts/fuzz.sh 3
+else
+  echo "test.sh: clang++ not installed, fuzz smoke run skipped"
+fi
+
 PREFIX="$BUILD/install-prefix"
 rm -rf "$PREFIX" "$BUILD/consumer"
 cmake --install "$BUILD" --prefix "$PREFIX"

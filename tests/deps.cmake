@@ -45,3 +45,16 @@ if(TARGET test_cli_audio_input)
     target_compile_definitions(test_cli_audio_input PRIVATE SYMFLOW_HAVE_AUDIO_INPUT=1)
   endif()
 endif()
+
+# test_fuzz_regressions: the inputs the fuzzers (fuzz/) found, replayed through the same entry
+# points (audio reader and params-JSON reader of the symflow program: libsndfile, libsamplerate,
+# nlohmann-json).
+if(TARGET test_fuzz_regressions)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(SYMFLOW_FUZZREG_SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+  pkg_check_modules(SYMFLOW_FUZZREG_SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
+  find_package(nlohmann_json 3 REQUIRED)
+  target_link_libraries(test_fuzz_regressions PRIVATE PkgConfig::SYMFLOW_FUZZREG_SNDFILE
+                        PkgConfig::SYMFLOW_FUZZREG_SAMPLERATE nlohmann_json::nlohmann_json)
+  target_include_directories(test_fuzz_regressions PRIVATE ${PROJECT_SOURCE_DIR}/examples/symflow)
+endif()

@@ -277,9 +277,10 @@ void run(const DemoArgs& a) {
   if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif
   require(a.sounds >= 1 && a.sounds <= 51200, "--sounds must be between 1 and 51200");
+  require(a.threads >= 0 && a.threads <= 1024, "--threads must be in [0, 1024] (0: default)");
   require(a.show >= 0, "--show must be >= 0");
   require(a.samples >= 1 && a.samples <= 1024, "--samples must be between 1 and 1024");
-  require(a.steps >= 1, "--steps must be positive");
+  require(a.steps >= 1 && a.steps <= 100000, "--steps must be between 1 and 100000");
   require(std::isfinite(a.guidance), "--cfg must be a finite number");
   require(!a.out.empty(), "--out must not be empty");
   std::error_code ec;
@@ -287,13 +288,13 @@ void run(const DemoArgs& a) {
   models::SampleOptions so;
   so.steps = a.steps;
   so.guidance = a.guidance;
-  so.solver = models::parseSolverKind(a.solver);
+  so.solver = cli::forOption("--solver", [&] { return models::parseSolverKind(a.solver); });
   const std::string dir = findModelsDir(a.models);
   std::vector<fs::path> paths;
   for (const auto& f : fs::directory_iterator(dir))
     if (f.is_regular_file() && f.path().extension() == ".safetensors") paths.push_back(f.path());
   std::sort(paths.begin(), paths.end());
-  require(!paths.empty(), dir + ": no *.safetensors models");
+  require(!paths.empty(), (a.models.empty() ? "" : "--models ") + dir + ": no *.safetensors models");
   std::vector<Group> groups;
   for (const auto& p : paths) {
     auto model = train::loadKOscModel(p.string());
@@ -345,7 +346,7 @@ symflow::cli::RegisterCommand reg(
       app.add_option("--steps", a->steps, "ODE solver steps")->capture_default_str();
       app.add_option("--cfg,--guidance", a->guidance, "Classifier-free guidance weight")->capture_default_str();
       app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();
-      app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str();
+      app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str()->check(cli::nonNegativeInteger());
       app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
       app.callback([a] { run(*a); });
     });

@@ -1,6 +1,8 @@
 // symflow eval: score a model on its task's held-out test set with the paper's metrics
 // (k-osc: LSD, LAC, Chamfer, parameter MSE; surge-simple: MSS, wMFCC, SOT, RMS, parameter MSE,
 // with the same metrics of random patches for reference).
+#include <cmath>
+#include <filesystem>
 #include <functional>
 #include <fstream>
 #include <iomanip>
@@ -8,6 +10,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "symflow/io/atomic_file.hpp"
 #include "symflow/metrics/kosc.hpp"
 #include "symflow/models/kosc_inversion.hpp"
 #include "symflow/models/surge_inversion.hpp"
@@ -22,7 +25,8 @@
 namespace {
 
 struct EvalArgs {
-  std::string model, json, randomK, variant = "symmetric", solver = "rk4";
+  std::string model, json, variant = "symmetric", solver = "rk4";
+  long randomK = 0;  // --random K (0: not given)
   long n = 2048, chunk = 1024, bestOf = 1;
   int steps = 100, threads = 0;
   double guidance = 2.0;
@@ -55,7 +59,7 @@ void append(std::vector<double>& dst, const symflow::Vec<double>& v) {
 void runSurge(const EvalArgs& a, const Given& given) {
   using namespace symflow;
   const long n = given("--n") ? a.n : 500;
-  auto model = train::loadSurgeModel(a.model);
+  auto model = cli::forOption("--model", [&] { return train::loadSurgeModel(a.model); });
   const auto& cfg = model->config();
   synth::SurgeSynth synth(cfg.synthConfig());
   models::SurgeFeatures features(cfg.feature, cfg.sampleRate);
@@ -103,7 +107,9 @@ void runSurge(const EvalArgs& a, const Given& given) {
   std::cout << std::fixed << std::setprecision(4);
   std::cout << "model " << a.model << " (surge-simple " << models::toString(cfg.kind) << "), " << n
             << " test sounds, ";
-  if (flow) std::cout << a.solver << " " << a.steps << " steps, guidance " << std::setprecision(2) << a.guidance << ", ";
+  if (flow)
+    std::cout << a.solver << " " << a.steps << " steps, guidance " << std::setprecision(2) << a.guidance
+              << std::setprecision(4) << ", ";
   std::cout << "seed " << a.seed << (bestOf > 1 ? ", best of " + std::to_string(bestOf) + " by MSS" : std::string())
             << "\n            model               random patches\n";
   for (int i = 0; i < 5; ++i) {
@@ -122,7 +128,7 @@ void runSurge(const EvalArgs& a, const Given& given) {
     j.set("random", rj);
     j.set("sampler", a.solver).set("steps", a.steps).set("cfg", a.guidance).set("seed", std::int64_t(a.seed));
     j.set("best_of", std::int64_t(bestOf));
-    std::ofstream(a.json) << json::dump(j, 2) << "\n";
+    io::writeFileAtomically(a.json, json::dump(j, 2) + "\n");
   }
 }
 
@@ -134,23 +140,36 @@ void run(const EvalArgs& a, const Given& given) {
   require(a.n > 0 && a.chunk > 0, "eval: --n and --chunk must be positive");
   require(a.steps > 0, "eval: --steps must be positive");
   require(a.bestOf >= 1 && a.bestOf <= 1024, "eval: --best-of must be between 1 and 1024");
-  require(a.randomK.empty() || a.model.empty(), "eval: give --model FILE or --random K, not both");
-  if (a.randomK.empty() && !a.model.empty() && train::readModelTask(a.model) == "surge-simple") {
+  require(std::isfinite(a.guidance), "eval: --cfg must be a finite number");
+  require(a.threads >= 0 && a.threads <= 1024, "eval: --threads must be in [0, 1024] (0: default)");
+  require(a.randomK == 0 || (a.randomK >= 1 && a.randomK <= 256), "eval: --random must be in [1, 256]");
+  require(a.randomK == 0 || a.model.empty(), "eval: give --model FILE or --random K, not both");
+  if (!a.json.empty()) {  // refused before the work, not after it
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    require(!fs::is_directory(a.json, ec), "eval: --json " + a.json + ": is a folder");
+    const fs::path parent = fs::path(a.json).parent_path();
+    require(parent.empty() || fs::is_directory(parent, ec),
+            "eval: --json " + a.json + ": folder " + parent.string() + " does not exist");
+  }
+  cli::forOption("--solver", [&] { return models::parseSolverKind(a.solver); });
+  if (a.randomK == 0 && !a.model.empty() &&
+      cli::forOption("--model", [&] { return train::readModelTask(a.model); }) == "surge-simple") {
     runSurge(a, given);
     return;
   }
   std::unique_ptr<models::KOscModel> model;
   std::string name;
-  if (!a.randomK.empty()) {
+  if (a.randomK > 0) {
     models::KOscModelConfig c;
-    c.k = std::stoi(a.randomK);
+    c.k = Index(a.randomK);
     c.kind = models::ModelKind::Random;
-    c.variant = models::parseVariant(a.variant);
+    c.variant = cli::forOption("--variant", [&] { return models::parseVariant(a.variant); });
     model = models::makeKOscModel(c);
     name = "random";
   } else {
     require(!a.model.empty(), "eval: give --model FILE (or --random K)");
-    model = train::loadKOscModel(a.model);
+    model = cli::forOption("--model", [&] { return train::loadKOscModel(a.model); });
     name = a.model;
   }
   const auto& cfg = model->config();
@@ -206,7 +225,7 @@ void run(const EvalArgs& a, const Given& given) {
     v.set("lsd_ci", ci(lsd)).set("lac_ci", ci(lac)).set("chamfer_ci", ci(ch)).set("param_mse_ci", ci(mse));
     v.set("sampler", a.solver).set("steps", a.steps).set("cfg", a.guidance).set("seed", std::int64_t(a.seed));
     v.set("best_of", a.bestOf);
-    std::ofstream(a.json) << json::dump(v, 2) << "\n";
+    io::writeFileAtomically(a.json, json::dump(v, 2) + "\n");
   }
 }
 
@@ -226,7 +245,9 @@ symflow::cli::RegisterCommand reg("eval", "Score a model on its task's held-out 
   app.add_option("--steps", a->steps, "Solver steps")->capture_default_str();
   app.add_option("--guidance,--cfg", a->guidance, "Classifier-free guidance weight")->capture_default_str();
   app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();
-  app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str();
+  app.add_option("--seed", a->seed, "Seed of the sampling noise")
+      ->capture_default_str()
+      ->check(symflow::cli::nonNegativeInteger());
   app.add_option("--json", a->json, "Also write the scores to this JSON file");
   app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
   app.callback([a, &app] { run(*a, [&app](const char* o) { return app.get_option(o)->count() > 0; }); });

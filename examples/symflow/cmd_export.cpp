@@ -31,14 +31,16 @@ void run(const ExportArgs& a) {
   std::error_code ec;
   if (fs::exists(a.out, ec) && fs::exists(a.model, ec) && fs::equivalent(a.out, a.model, ec))
     throw Error("--out " + a.out + " is the --model file itself; choose another name");
+  if (fs::is_directory(a.out, ec)) throw Error("--out " + a.out + ": is a folder; give a file name");
   io::Metadata meta;
-  auto model = train::loadKOscModel(a.model, &meta);
+  auto model = cli::forOption("--model", [&] { return train::loadKOscModel(a.model, &meta); });
   io::Metadata out;
   out[train::kModelConfigKey] = json::dump(model->config().toJson());
   out["symflow_exported_from"] = fs::path(a.model).filename().string();
   if (const auto it = meta.find("symflow_train_state"); it != meta.end()) out["symflow_train_state"] = it->second;
   const auto parent = fs::path(a.out).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (!parent.empty() && !fs::is_directory(parent, ec) && !fs::create_directories(parent, ec))
+    throw Error("--out " + a.out + ": cannot create the folder " + parent.string() + " (" + ec.message() + ")");
   io::saveCheckpoint<float>(a.out, *model, nullptr, out);
   // Read it back: the same tensors (weights and buffers), bit for bit.
   auto check = train::loadKOscModel(a.out);

@@ -24,6 +24,7 @@
 // list it in renderTasks().
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -83,7 +84,7 @@ struct Options {
 
 void run(const Options& o) {
   // The task's own options are checked before the task is built with them.
-  const std::string taskName = findTask(renderTasks(), o.task).name;
+  const std::string taskName = forOption("--task", [&] { return findTask(renderTasks(), o.task).name; });
   if (taskName == "kosc") {
     if (!o.kGiven) throw Error("--task kosc needs --k K (the number of oscillators)");
     if (o.taskOptions.k < 1 || o.taskOptions.k > kMaxKOscOscillators)
@@ -115,12 +116,23 @@ void run(const Options& o) {
   if (o.sampleRate != 0 && !(o.sampleRate > 0)) throw Error("--sample-rate must be positive");
   if (o.seconds != 0 && !(o.seconds > 0)) throw Error("--seconds must be positive");
   if (s.sampleRate != std::round(s.sampleRate)) throw Error("--sample-rate must be a whole number of Hz");
+  if (task.checkSettings) task.checkSettings(s);
+  std::error_code ec;
+  for (const auto& [option, path] : {std::pair<const char*, std::string>{"--out", o.out}, {"--save-params", o.saveParams}}) {
+    if (path.empty()) continue;
+    if (std::filesystem::is_directory(path, ec)) throw Error(std::string(option) + " " + path + ": is a folder; give a file name");
+    const auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
+      throw Error(std::string(option) + " " + path + ": cannot create it (" + parent.string() +
+                  (std::filesystem::exists(parent, ec) ? " is not a folder)" : ": no such folder)"));
+  }
+  if (!o.saveParams.empty() && o.saveParams == o.out) throw Error("--save-params and --out name the same file");
 
   Rendered r;
   if (o.random) {
     r = task.random(o.seed, s);
   } else {
-    const ParamsFile pf = readParamsJson(o.paramsPath, task);
+    const ParamsFile pf = forOption("--params", [&] { return readParamsJson(o.paramsPath, task); });
     r = task.render(pf.params, o.seedGiven ? o.seed : (pf.hasSeed ? pf.seed : 0), s);
   }
   // Everything is computed before anything is written; each file is written atomically.
@@ -157,7 +169,8 @@ static symflow::cli::RegisterCommand reg(
       app.add_option("--task", o->task, "synth: " + names)->required();
       app.add_flag("--random", o->random,
                    "render a random patch (uniform over the spec; surge-simple redraws sounds below -50 dBFS)");
-      auto* seedOpt = app.add_option("--seed", o->seed, "random seed (with --random) / noise seed (with --params)");
+      auto* seedOpt = app.add_option("--seed", o->seed, "random seed (with --random) / noise seed (with --params)")
+                          ->check(nonNegativeInteger());
       app.add_option("--params", o->paramsPath, "JSON file {\"name\": value in [-1, 1], ...}");
       app.add_option("--out", o->out, "output WAV file (16-bit PCM unless --float)");
       app.add_option("--sample-rate", o->sampleRate, "Hz (default: the task's, 16000; kosc: fixed 44100)");

@@ -1,5 +1,7 @@
 // symflow train: train a k-osc or surge-simple model (include/symflow/train/trainer.hpp, with
 // the tasks of kosc_trainer.hpp and surge_trainer.hpp).
+#include <cmath>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -52,6 +54,20 @@ void sizeChecks(const TrainArgs& a) {
   require(a.ditWidth % a.ditHeads == 0, "train: --dit-width must be a multiple of --dit-heads");
   require(a.astWidth % a.astHeads == 0, "train: --ast-width must be a multiple of --ast-heads");
   require(a.cfgDropout >= 0 && a.cfgDropout < 1, "train: --cfg-dropout must be in [0, 1)");
+  require(a.opt.floorRatio >= 0 && a.opt.floorRatio <= 1, "train: --lr-floor must be in [0, 1]");
+  require(a.opt.clip > 0 && std::isfinite(a.opt.clip), "train: --clip must be a positive number");
+  require(a.opt.stopAfter >= -1, "train: --stop-after must be >= 0 (or -1: no limit)");
+  // --out must name a folder or file we can create, before any work
+  namespace fs = std::filesystem;
+  const fs::path parent = symflow::train::TrainPaths::of(a.opt.out).dir;
+  std::error_code ec;
+  for (fs::path p = parent; !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p, ec)) {
+      require(fs::is_directory(p, ec), "train: --out " + a.opt.out + ": " + p.string() + " exists and is not a folder");
+      break;
+    }
+    if (p == p.parent_path()) break;
+  }
 }
 
 symflow::train::TrainOptions trainOptions(const TrainArgs& a) {
@@ -69,10 +85,10 @@ void runKOsc(const TrainArgs& a, const Given& given) {
   models::KOscModelConfig cfg;
   cfg.k = a.k;
   require(a.k >= 1 && a.k <= 256, "train: --k must be in [1, 256]");
-  cfg.variant = models::parseVariant(a.variant);
-  cfg.kind = models::parseModelKind(a.model);
-  require(cfg.kind != models::ModelKind::Random, "train: the random reference has nothing to train");
-  cfg.encoder = models::parseEncoderKind(a.encoder);
+  cfg.variant = cli::forOption("--variant", [&] { return models::parseVariant(a.variant); });
+  cfg.kind = cli::forOption("--model", [&] { return models::parseModelKind(a.model); });
+  require(cfg.kind != models::ModelKind::Random, "train: --model random: the random reference has nothing to train");
+  cfg.encoder = cli::forOption("--encoder", [&] { return models::parseEncoderKind(a.encoder); });
   cfg.tokens = a.tokens;
   cfg.embedDim = a.sizes.embedDim;
   cfg.dit.condDim = a.sizes.embedDim;
@@ -95,7 +111,7 @@ void runSurge(const TrainArgs& a, const Given& given) {
   for (const char* o : {"--k", "--variant", "--encoder", "--embed-dim", "--spectral-width", "--spectral-blocks"})
     require(!given(o), std::string("train: ") + o + " applies to --task kosc only");
   models::SurgeModelConfig cfg;
-  cfg.kind = models::parseSurgeModelKind(a.model);
+  cfg.kind = cli::forOption("--model", [&] { return models::parseSurgeModelKind(a.model); });
   if (a.tokens > 0) cfg.tokens = a.tokens;
   auto set = [&](const char* opt, Index& dst, long v) {
     if (given(opt)) dst = Index(v);
@@ -172,7 +188,9 @@ symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on 
   app.add_option("--clip", a->opt.clip, "Gradient-norm clip")->capture_default_str();
   app.add_option("--cfg-dropout", a->cfgDropout, "Conditioning dropout probability")->capture_default_str();
   app.add_flag("--no-ot", a->noOt, "Independent coupling instead of minibatch OT");
-  app.add_option("--seed", a->opt.seed, "Seed of data stream, init and noise")->capture_default_str();
+  app.add_option("--seed", a->opt.seed, "Seed of data stream, init and noise")
+      ->capture_default_str()
+      ->check(symflow::cli::nonNegativeInteger());
   app.add_option("--out", a->opt.out,
                  "Checkpoint file NAME.safetensors (logs NAME.jsonl, NAME.csv beside it) or output folder "
                  "(model.safetensors, train.jsonl, train.csv)")->capture_default_str();

@@ -12,6 +12,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -53,6 +54,8 @@ struct RenderTask {
   std::function<const synth::ParamSpec&()> spec;
   std::function<Rendered(const Vec<float>& params, std::uint64_t seed, const RenderSettings&)> render;
   std::function<Rendered(std::uint64_t seed, const RenderSettings&)> random;
+  /// Refuses settings the synth cannot render, naming the option (empty: all accepted).
+  std::function<void(const RenderSettings&)> checkSettings;
 };
 
 inline RenderTask makeSurgeTask() {
@@ -66,6 +69,20 @@ inline RenderTask makeSurgeTask() {
     return c;
   };
   t.spec = [] { return std::cref(synth::SurgeSynth::spec()); };
+  t.checkSettings = [](const RenderSettings& s) {
+    auto validate = [](const char* option, const synth::SurgeConfig& c) {
+      try {
+        c.validate();
+      } catch (const Error& e) {
+        throw Error(std::string(option) + ": " + e.what());
+      }
+    };
+    synth::SurgeConfig rate, length;
+    rate.sampleRate = s.sampleRate;
+    length.seconds = s.seconds;
+    validate("--sample-rate", rate);
+    validate("--seconds", length);
+  };
   t.render = [config](const Vec<float>& params, std::uint64_t seed, const RenderSettings& s) {
     const synth::SurgeSynth synth(config(s));
     Rendered r{params, seed, {}};
@@ -159,12 +176,12 @@ template <class Json> inline std::string plain(const Json& v) {
   return v.is_string() ? v.template get<std::string>() : v.dump();
 }
 
-inline ParamsFile readParamsJson(const std::string& path, const RenderTask& task) {
-  std::ifstream f(path);
-  if (!f) throw Error("cannot open params file '" + path + "'");
+/// Parses params JSON text (see the top of this file); `path` names it in errors. The entry
+/// point of fuzz/fuzz_params_json.cpp: reads only `text`, every problem is a symflow::Error.
+inline ParamsFile parseParamsJson(const std::string& text, const std::string& path, const RenderTask& task) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(f);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": invalid JSON: " + e.what());
   }
@@ -211,6 +228,17 @@ inline ParamsFile readParamsJson(const std::string& path, const RenderTask& task
   if (!missing.empty())
     throw Error(path + ": missing parameter" + (missing.size() > 1 ? "s " : " ") + joinNames(missing));
   return out;
+}
+
+/// Reads and parses a params JSON file (parseParamsJson).
+inline ParamsFile readParamsJson(const std::string& path, const RenderTask& task) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error("params file '" + path + "' is a directory");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("cannot open params file '" + path + "'");
+  std::ostringstream text;
+  text << f.rdbuf();
+  return parseParamsJson(text.str(), path, task);
 }
 
 inline nlohmann::ordered_json paramsJsonObject(const RenderTask& task, const Rendered& r) {

@@ -19,6 +19,7 @@
 // are not valid UTF-8 (which it would otherwise turn into an unreadable file).
 #pragma once
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -488,6 +489,11 @@ inline void dumpValue(std::string& out, const Value& v, int indent, int level) {
       } else {
         const double d = v.asDouble();
         require(d == d && d - d == 0, "JSON: cannot write a non-finite number (NaN or Inf)");
+        // -0.0: to_chars gives "-0", which reads back as the integer 0 (found by fuzz/fuzz_json).
+        if (d == 0 && std::signbit(d)) {
+          out += "-0.0";
+          break;
+        }
         r = std::to_chars(buf, buf + sizeof buf, d);
       }
       out.append(buf, r.ptr);

@@ -240,7 +240,13 @@ namespace detail {
 template <class Net>
 class KOscNet : public KOscModel {
  public:
-  KOscNet(const KOscModelConfig& c, Net net) : KOscModel(c), net_(std::move(net)) { store_.attach(net_); }
+  /// maxWeights >= 0: refuse (before allocating) a net with more weights, see makeKOscModel.
+  KOscNet(const KOscModelConfig& c, Net net, Index maxWeights = -1) : KOscModel(c), net_(std::move(net)) {
+    if (maxWeights >= 0 && net_.numParams() > maxWeights)
+      throw Error("the model config describes " + std::to_string(net_.numParams()) + " weights, more than the " +
+                  std::to_string(maxWeights) + " the file can hold (damaged or forged config)");
+    store_.attach(net_);
+  }
   Net& net() { return net_; }
   std::vector<TensorRef<float>> tensors() override { return listTensors<float>(net_); }
   void init(Rng& rng) override { net_.init(rng); }
@@ -318,7 +324,7 @@ class KOscRandom final : public KOscNet<NoWeights> {
 };
 
 template <class Enc>
-std::unique_ptr<KOscModel> makeWithEncoder(const KOscModelConfig& c, Enc enc) {
+std::unique_ptr<KOscModel> makeWithEncoder(const KOscModelConfig& c, Enc enc, Index maxWeights) {
   const Index P = c.paramDim(), k = c.k;
   DitConfig dit = c.dit;
   dit.condDim = c.embedDim;
@@ -326,12 +332,14 @@ std::unique_ptr<KOscModel> makeWithEncoder(const KOscModelConfig& c, Enc enc) {
     case ModelKind::CnfEquivariant: {
       using VF = DitVectorField<float, nn::FixedTokenizer<float>>;
       VF vf(nn::FixedTokenizer<float>(nn::GroupLayout::parameterMajor(k, 3), dit.width), dit, "tokenizer");
-      return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), std::move(vf), c.embedDim));
+      return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), std::move(vf), c.embedDim),
+                                                 maxWeights);
     }
     case ModelKind::CnfParam2Tok: {
       using VF = DitVectorField<float, nn::Param2Tok<float>>;
       VF vf(nn::Param2Tok<float>(P, c.tokens > 0 ? c.tokens : k, dit.width, c.penaltyWeight), dit, "p2t");
-      return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), std::move(vf), c.embedDim));
+      return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), std::move(vf), c.embedDim),
+                                                 maxWeights);
     }
     case ModelKind::CnfMlp: {
       using VF = MlpVectorField<float>;
@@ -340,7 +348,8 @@ std::unique_ptr<KOscModel> makeWithEncoder(const KOscModelConfig& c, Enc enc) {
       mc.blocks = c.mlpBlocks;
       mc.condDim = c.embedDim;
       mc.timeDim = dit.timeDim;
-      return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), VF(P, mc), c.embedDim));
+      return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), VF(P, mc), c.embedDim),
+                                                 maxWeights);
     }
     case ModelKind::FfnMse:
     case ModelKind::FfnSort:
@@ -350,7 +359,7 @@ std::unique_ptr<KOscModel> makeWithEncoder(const KOscModelConfig& c, Enc enc) {
                                                                  : RegressionLoss::Chamfer;
       RegressionModel<float, Enc> net(std::move(enc), c.embedDim, P, c.head, loss, k, 3,
                                       nn::GroupLayout::parameterMajor(k, 3).indices());
-      return std::make_unique<KOscRegression<Enc>>(c, std::move(net));
+      return std::make_unique<KOscRegression<Enc>>(c, std::move(net), maxWeights);
     }
     case ModelKind::Random:
       break;
@@ -361,21 +370,23 @@ std::unique_ptr<KOscModel> makeWithEncoder(const KOscModelConfig& c, Enc enc) {
 }  // namespace detail
 
 /// Builds the model the config describes; initializes its weights from rng when given.
-inline std::unique_ptr<KOscModel> makeKOscModel(const KOscModelConfig& c, Rng* rng = nullptr) {
+/// maxWeights >= 0 (loading a file): a config with more weights is refused with an Error before
+/// anything is allocated, so a small damaged or forged file cannot make the loader allocate GBs.
+inline std::unique_ptr<KOscModel> makeKOscModel(const KOscModelConfig& c, Rng* rng = nullptr, Index maxWeights = -1) {
   std::unique_ptr<KOscModel> m;
   const Index bins = synth::KOscConstants::numSpectrumBins;
   if (c.encoder == EncoderKind::Cnn) {
     typename nn::CnnEncoder<float>::Config ec;
     ec.nBins = bins;
     ec.dOut = c.embedDim;
-    m = detail::makeWithEncoder(c, nn::CnnEncoder<float>(ec));
+    m = detail::makeWithEncoder(c, nn::CnnEncoder<float>(ec), maxWeights);
   } else {
     typename nn::SpectralMlpEncoder<float>::Config ec;
     ec.nBins = bins;
     ec.width = c.spectralWidth;
     ec.nBlocks = c.spectralBlocks;
     ec.dOut = c.embedDim;
-    m = detail::makeWithEncoder(c, nn::SpectralMlpEncoder<float>(ec));
+    m = detail::makeWithEncoder(c, nn::SpectralMlpEncoder<float>(ec), maxWeights);
   }
   if (rng) m->init(*rng);
   return m;

@@ -423,7 +423,13 @@ namespace surge_detail {
 template <class Net>
 class SurgeNet : public SurgeModel {
  public:
-  SurgeNet(const SurgeModelConfig& c, Net net) : SurgeModel(c), net_(std::move(net)) { store_.attach(net_); }
+  /// maxWeights >= 0: refuse (before allocating) a net with more weights, see makeSurgeModel.
+  SurgeNet(const SurgeModelConfig& c, Net net, Index maxWeights = -1) : SurgeModel(c), net_(std::move(net)) {
+    if (maxWeights >= 0 && net_.numParams() > maxWeights)
+      throw Error("the model config describes " + std::to_string(net_.numParams()) + " weights, more than the " +
+                  std::to_string(maxWeights) + " the file can hold (damaged or forged config)");
+    store_.attach(net_);
+  }
   Net& net() { return net_; }
   std::vector<TensorRef<float>> tensors() override { return listTensors<float>(net_); }
   void init(Rng& rng) override { net_.init(rng); }
@@ -500,7 +506,10 @@ class SurgeFfn final : public SurgeNet<RegressionModel<float, Ast>> {
 }  // namespace surge_detail
 
 /// Builds the model the config describes; initializes its weights from rng when given.
-inline std::unique_ptr<SurgeModel> makeSurgeModel(const SurgeModelConfig& c, Rng* rng = nullptr) {
+/// maxWeights >= 0 refuses, before allocating them, a model with more weights (a loader passes
+/// what the file can hold, so a damaged or forged config cannot make it allocate gigabytes).
+inline std::unique_ptr<SurgeModel> makeSurgeModel(const SurgeModelConfig& c, Rng* rng = nullptr,
+                                                  Index maxWeights = -1) {
   c.validate();
   using namespace surge_detail;
   const Index P = c.paramDim(), dz = c.embedDim();
@@ -510,7 +519,8 @@ inline std::unique_ptr<SurgeModel> makeSurgeModel(const SurgeModelConfig& c, Rng
     case SurgeModelKind::CnfParam2Tok: {
       const DitConfig dit = c.ditConfig();
       P2tField vf(nn::Param2Tok<float>(P, c.tokens, dit.width, c.penaltyWeight), dit, "p2t");
-      m = std::make_unique<SurgeParam2Tok>(c, QueryFlowModel<float, Ast, P2tField>(std::move(enc), std::move(vf)));
+      m = std::make_unique<SurgeParam2Tok>(c, QueryFlowModel<float, Ast, P2tField>(std::move(enc), std::move(vf)),
+                                           maxWeights);
       break;
     }
     case SurgeModelKind::CnfMlp: {
@@ -520,12 +530,12 @@ inline std::unique_ptr<SurgeModel> makeSurgeModel(const SurgeModelConfig& c, Rng
       mc.condDim = dz;
       mc.timeDim = c.dit.timeDim;
       m = std::make_unique<SurgeMlpFlow>(
-          c, FlowModel<float, Ast, MlpVectorField<float>>(std::move(enc), MlpVectorField<float>(P, mc), dz));
+          c, FlowModel<float, Ast, MlpVectorField<float>>(std::move(enc), MlpVectorField<float>(P, mc), dz), maxWeights);
       break;
     }
     case SurgeModelKind::Ffn: {
       RegressionModel<float, Ast> net(std::move(enc), dz, P, c.head, RegressionLoss::Mse, 1, 1, {});
-      m = std::make_unique<SurgeFfn>(c, std::move(net));
+      m = std::make_unique<SurgeFfn>(c, std::move(net), maxWeights);
       break;
     }
   }

@@ -19,14 +19,10 @@ namespace symflow::train {
 using KOscTrainOptions = TrainOptions;
 using KOscTrainResult = TrainResult;
 
-/// Rebuilds a k-osc model from any checkpoint written by symflow (weights only).
+/// Rebuilds a k-osc model from any checkpoint written by symflow (loadModelFile).
 inline std::unique_ptr<models::KOscModel> loadKOscModel(const std::string& path, io::Metadata* meta = nullptr) {
-  // Read the config first, then the weights into the model it describes.
-  auto cfg = models::KOscModelConfig::fromJson(readModelConfig(path));
-  auto model = models::makeKOscModel(cfg);
-  auto user = io::loadCheckpoint<float>(path, *model, nullptr);
-  if (meta) *meta = user;
-  return model;
+  return loadModelFile<models::KOscModelConfig>(
+      path, meta, [](const auto& c, Rng* rng, Index maxWeights) { return models::makeKOscModel(c, rng, maxWeights); });
 }
 
 struct KOscTask {

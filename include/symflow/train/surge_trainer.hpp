@@ -23,13 +23,11 @@
 
 namespace symflow::train {
 
-/// Rebuilds a surge-simple model (weights and input statistics) from any checkpoint of symflow.
+/// Rebuilds a surge-simple model (weights and input statistics) from any checkpoint of symflow
+/// (loadModelFile: a config describing more weights than the file holds is refused).
 inline std::unique_ptr<models::SurgeModel> loadSurgeModel(const std::string& path, io::Metadata* meta = nullptr) {
-  auto cfg = models::SurgeModelConfig::fromJson(readModelConfig(path));
-  auto model = models::makeSurgeModel(cfg);
-  auto user = io::loadCheckpoint<float>(path, *model, nullptr);
-  if (meta) *meta = user;
-  return model;
+  return loadModelFile<models::SurgeModelConfig>(
+      path, meta, [](const auto& c, Rng* rng, Index maxWeights) { return models::makeSurgeModel(c, rng, maxWeights); });
 }
 
 struct SurgeTask {

@@ -183,6 +183,26 @@ inline std::string readModelTask(const std::string& path) {
   return t->asString();
 }
 
+/// Rebuilds the model of any symflow checkpoint of one task (weights and buffers):
+/// config = Config::fromJson(the stored config), model = make(config, rng = nullptr, maxWeights).
+/// The file holds at most size / 4 float weights, so a config describing more (damaged or
+/// forged) is refused before the model is allocated (found by fuzz/fuzz_kosc_model).
+template <class Config, class Make>
+auto loadModelFile(const std::string& path, io::Metadata* meta, Make&& make) {
+  const auto cfg = Config::fromJson(readModelConfig(path));
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  decltype(make(cfg, nullptr, Index(-1))) model;
+  try {
+    model = make(cfg, nullptr, ec ? Index(-1) : Index(bytes / sizeof(float)));
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  auto user = io::loadCheckpoint<float>(path, *model, nullptr);
+  if (meta) *meta = user;
+  return model;
+}
+
 /// Parses a duration: "90" or "90s" (seconds), "15m", "2h", "1.5h", "1h30m". Throws on anything else.
 inline double parseDuration(const std::string& text, const std::string& what) {
   require(!text.empty(), what + ": empty duration");

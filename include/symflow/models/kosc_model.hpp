@@ -188,6 +188,22 @@ struct SampleOptions {
   SolverKind solver = SolverKind::Rk4;
 };
 
+/// A flow's posterior sample for each column of features: net.embed(features, z), then
+/// net.sample<Solver>(z, so.steps, so.guidance, rng, x) with the solver so names. Shared by
+/// every flow model of every task (any Net with those two members).
+template <class Net>
+void sampleFlow(Net& net, const Mat<float>& features, const SampleOptions& so, Rng& rng, Mat<float>& x) {
+  Mat<float> z;
+  net.embed(features, z);
+  const float w = float(so.guidance);
+  switch (so.solver) {
+    case SolverKind::Euler: net.template sample<flow::EulerSolver<float>>(z, so.steps, w, rng, x); break;
+    case SolverKind::Midpoint: net.template sample<flow::MidpointSolver<float>>(z, so.steps, w, rng, x); break;
+    case SolverKind::Heun: net.template sample<flow::HeunSolver<float>>(z, so.steps, w, rng, x); break;
+    case SolverKind::Rk4: net.template sample<flow::Rk4Solver<float>>(z, so.steps, w, rng, x); break;
+  }
+}
+
 /// |rFFT(signal)| / n for each column: n x B -> (n/2 + 1) x B.
 template <class S>
 void kOscFeatures(const CMatRef<S>& signals, audio::RealFft<S>& fft, Mat<S>& features) {
@@ -271,15 +287,7 @@ class KOscFlow final : public KOscNet<FlowModel<float, Enc, VF>> {
       return std::nullopt;
   }
   void predict(const Mat<float>& f, const SampleOptions& so, Rng& rng, Mat<float>& x) override {
-    Mat<float> z;
-    this->net_.embed(f, z);
-    const float w = float(so.guidance);
-    switch (so.solver) {
-      case SolverKind::Euler: this->net_.template sample<flow::EulerSolver<float>>(z, so.steps, w, rng, x); break;
-      case SolverKind::Midpoint: this->net_.template sample<flow::MidpointSolver<float>>(z, so.steps, w, rng, x); break;
-      case SolverKind::Heun: this->net_.template sample<flow::HeunSolver<float>>(z, so.steps, w, rng, x); break;
-      case SolverKind::Rk4: this->net_.template sample<flow::Rk4Solver<float>>(z, so.steps, w, rng, x); break;
-    }
+    sampleFlow(this->net_, f, so, rng, x);
   }
 
  private:

@@ -439,16 +439,6 @@ class SurgeNet : public SurgeModel {
   Net net_;
 };
 
-template <class Solve>
-void solveWith(SolverKind s, Solve&& solve) {
-  switch (s) {
-    case SolverKind::Euler: solve(flow::EulerSolver<float>{}); break;
-    case SolverKind::Midpoint: solve(flow::MidpointSolver<float>{}); break;
-    case SolverKind::Heun: solve(flow::HeunSolver<float>{}); break;
-    case SolverKind::Rk4: solve(flow::Rk4Solver<float>{}); break;
-  }
-}
-
 using Ast = nn::AstEncoder<float>;
 using P2tField = DitVectorField<float, nn::Param2Tok<float>>;
 
@@ -459,11 +449,7 @@ class SurgeParam2Tok final : public SurgeNet<QueryFlowModel<float, Ast, P2tField
     return net_.lossAndGradient(f, x1, rng, o, cache_);
   }
   void predict(const Mat<float>& f, const SampleOptions& so, Rng& rng, Mat<float>& x) override {
-    Mat<float> z;
-    net_.embed(f, z);
-    solveWith(so.solver, [&](auto solver) {
-      net_.template sample<decltype(solver)>(z, so.steps, float(so.guidance), rng, x);
-    });
+    sampleFlow(net_, f, so, rng, x);
   }
   std::optional<Mat<float>> param2TokAssignment() const override {
     return Mat<float>(net_.vectorField().tokenizer().assignT().transpose());
@@ -480,11 +466,7 @@ class SurgeMlpFlow final : public SurgeNet<FlowModel<float, Ast, MlpVectorField<
     return net_.lossAndGradient(f, x1, rng, o, cache_);
   }
   void predict(const Mat<float>& f, const SampleOptions& so, Rng& rng, Mat<float>& x) override {
-    Mat<float> z;
-    net_.embed(f, z);
-    solveWith(so.solver, [&](auto solver) {
-      net_.template sample<decltype(solver)>(z, so.steps, float(so.guidance), rng, x);
-    });
+    sampleFlow(net_, f, so, rng, x);
   }
 
  private:

@@ -16,9 +16,10 @@
 #   SAMPLE_STEPS [5]    RK4 steps of the batched-sampling figure, for BOTH programs (the
 #                       issue's figure is 50; the cost is linear in the steps plus one encoder
 #                       pass, so 5 steps keep the peer's run short: 50 steps take it 42-176 s)
-#   PAUSE_LANES [1]     SIGSTOP the processes whose command line starts with ./symflow-r2 (the
-#                       background training lanes) during each timed command, SIGCONT right
-#                       after it and on any exit (trap); every command (and so every pause) is
+#   PAUSE_LANES [1]     SIGSTOP the processes whose command line matches LANE_PATTERN
+#                       ['(^|/)symflow-r[0-9]+ ': the frozen binaries of background result
+#                       runs, e.g. /work/runs/symflow-r3 train ...] during each timed
+#                       command, SIGCONT right after it and on any exit (trap); every command (and so every pause) is
 #                       limited to PAUSE_LIMIT [420] seconds (a timed-out run is noted, the
 #                       script goes on with what it has)
 #   OUT [<first build-dir>/side_by_side]   where results and the tables go
@@ -45,6 +46,7 @@ REPS=${REPS:-3}
 SAMPLE_STEPS=${SAMPLE_STEPS:-5}
 PAUSE_LANES=${PAUSE_LANES:-1}
 PAUSE_LIMIT=${PAUSE_LIMIT:-420}
+LANE_PATTERN=${LANE_PATTERN:-'(^|/)symflow-r[0-9]+ '}
 OUT=${OUT:-$BUILD/side_by_side}
 PY=/usr/bin/python3
 mkdir -p "$OUT"
@@ -56,7 +58,7 @@ resume() { if [ -n "$LANES" ]; then kill -CONT $LANES 2>/dev/null || true; LANES
 trap resume EXIT INT TERM HUP
 pause() {
   if [ "$PAUSE_LANES" = 1 ]; then
-    LANES=$(pgrep -f '^\./symflow-r2 ' | tr '\n' ' ' || true)
+    LANES=$(pgrep -f "$LANE_PATTERN" | tr '\n' ' ' || true)
     if [ -n "$LANES" ]; then kill -STOP $LANES; fi
   fi
 }

@@ -1,14 +1,15 @@
 #!/bin/sh
 # Installs every Debian package that symflow's build, tests, examples and benchmarks need
 # (chromium: the tests load the demo's HTML page in it headless; python3: its checker; clang and
-# libclang-rt-14-dev: libFuzzer for the fuzz smoke run of scripts/test.sh, docs/reliability.md).
+# libclang-rt-14-dev: libFuzzer for the fuzz smoke run of scripts/test.sh, docs/reliability.md;
+# libopenmpi-dev and openmpi-bin: `mpirun -np N symflow train`, docs/distributed.md).
 # Idempotent: when everything is already installed it does nothing; otherwise it runs
 # apt-get update, then apt-get install. Needs root (uses sudo when not root).
 set -eu
 PACKAGES="g++ make cmake pkg-config git
 libeigen3-dev libxsimd-dev doctest-dev libbenchmark-dev
 libsndfile1-dev libsamplerate0-dev libcli11-dev nlohmann-json3-dev libfftw3-dev libomp-dev
-chromium python3 clang libclang-rt-14-dev"
+chromium python3 clang libclang-rt-14-dev libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $PACKAGES; do

@@ -6,13 +6,17 @@
 #   sh scripts/surge_results.sh SYMFLOW_BINARY OUT_DIR MINUTES [THREADS]
 #   e.g. sh scripts/surge_results.sh build/examples/symflow /work/runs/surge 60 1
 #
-# Per model: a 30-step probe run measures the seconds per step on this machine, the learning-
-# rate schedule is then set to span the steps that fit in 97 % of the budget, and --time-budget
-# stops the run in any case (so every model gets the same wall time; run on an
-# otherwise idle machine, or the budget buys different amounts of compute). Seed 0, batch 32,
-# lr 5e-4 with 500 warm-up steps; eval: 500 test sounds, RK4 100 steps, CFG 2, seed 1.
-# Safe to re-run: a finished model (its eval JSON exists) is skipped, an interrupted one is
-# resumed from its checkpoint (same steps and budget).
+# The budget is compute, stated as wall time on one quiet core: per model, a 30-step probe run
+# measures the seconds per step (run the probes on an otherwise idle machine), and the model
+# trains for the steps that fit in 97 % of MINUTES at that speed, with the learning-rate
+# schedule spanning exactly those steps. The training runs themselves may then share the
+# machine (e.g. the models side by side, MODELS="cnf-mlp" in another shell): they take longer
+# in wall time but get the same steps. --time-budget (10 x MINUTES) is only a safety net.
+# Seed 0, batch 32, lr 5e-4 with 500 warm-up steps; eval: 500 test sounds, RK4 100 steps,
+# CFG 2, seed 1. Safe to re-run: a finished model (its eval JSON exists) is skipped, an
+# interrupted one is resumed from its checkpoint (same steps).
+# Environment: MODELS ["cnf-param2tok cnf-mlp ffn"] the models to run, in order;
+# PROBE_ONLY [0] 1 = only measure the steps of each model (write OUT/surge-MODEL.steps).
 set -eu
 USAGE="usage: surge_results.sh SYMFLOW_BINARY OUT_DIR MINUTES [THREADS]"
 SYMFLOW=${1:?$USAGE}
@@ -26,8 +30,11 @@ COMMON="--task surge-simple --batch 32 --lr 5e-4 --warmup 500 --seed 0"
 case $MINUTES in *[!0-9]*|'') echo "surge_results.sh: MINUTES must be a whole number of minutes" >&2; exit 1 ;; esac
 BUDGET_S=$((MINUTES * 60))
 BUDGET=${MINUTES}m
+CAP=$((MINUTES * 10))m
+MODELS=${MODELS:-cnf-param2tok cnf-mlp ffn}
+PROBE_ONLY=${PROBE_ONLY:-0}
 
-for model in cnf-param2tok cnf-mlp ffn; do
+for model in $MODELS; do
   name=surge-$model
   [ -f "$OUT/$name.eval.json" ] && { echo "$name: done"; continue; }
   if [ ! -f "$OUT/$name.steps" ]; then
@@ -40,9 +47,10 @@ for model in cnf-param2tok cnf-mlp ffn; do
     echo "$steps" > "$OUT/$name.steps"
     echo "$name: $per_step s/step in the probe -> $steps steps in $BUDGET"
   fi
+  [ "$PROBE_ONLY" = 1 ] && continue
   steps=$(cat "$OUT/$name.steps")
   # shellcheck disable=SC2086
-  "$SYMFLOW" train $COMMON --model "$model" --steps "$steps" --time-budget "$BUDGET" --resume \
+  "$SYMFLOW" train $COMMON --model "$model" --steps "$steps" --time-budget "$CAP" --resume \
     --out "$OUT/$name.safetensors" 2>> "$OUT/$name.train.log"
   "$SYMFLOW" eval --model "$OUT/$name.safetensors" --n 500 --steps 100 --cfg 2 --seed 1 \
     --json "$OUT/$name.eval.json.tmp" > "$OUT/$name.eval.txt" 2>> "$OUT/$name.eval.log"
@@ -52,4 +60,4 @@ for model in cnf-param2tok cnf-mlp ffn; do
       > "$OUT/$name.inspect.txt"
   fi
 done
-echo "surge_results: all three models evaluated in $OUT"
+echo "surge_results: $MODELS done in $OUT"

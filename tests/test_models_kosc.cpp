@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <unistd.h>
 
+#include "kosc_testing.hpp"
 #include "symflow/io/checkpoint.hpp"
 #include "symflow/models/kosc_model.hpp"
 #include "symflow/optim/adam.hpp"
@@ -13,22 +14,7 @@ using models::KOscModelConfig;
 
 namespace {
 KOscModelConfig tinyConfig(models::ModelKind kind, models::EncoderKind enc = models::EncoderKind::SpectralMlp) {
-  KOscModelConfig c;
-  c.k = 2;
-  c.kind = kind;
-  c.encoder = enc;
-  c.embedDim = 16;
-  c.dit.width = 16;
-  c.dit.heads = 2;
-  c.dit.ffDim = 32;
-  c.dit.layers = 2;
-  c.mlpWidth = 24;
-  c.mlpBlocks = 2;
-  c.head.width = 24;
-  c.head.blocks = 1;
-  c.spectralWidth = 32;
-  c.spectralBlocks = 1;
-  return c;
+  return testing::tinyKOscConfig(kind, enc);
 }
 }  // namespace
 

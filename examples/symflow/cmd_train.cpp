@@ -33,9 +33,14 @@ using Given = std::function<bool(const char*)>;
 template <class Trainer>
 void report(Trainer& trainer, const symflow::train::TrainResult& r) {
   using namespace symflow;
+  if (!trainer.isRoot()) return;  // rank 0 speaks for the job
   std::cout << "trained " << r.step << " steps in " << train::formatDuration(r.seconds) << ", loss (EMA) " << r.emaLoss
             << (r.interrupted ? ", interrupted" : "") << (r.budgetReached ? ", time budget reached" : "")
-            << ", waited for data " << std::lround(100 * r.dataWaitFraction) << "% of the time; checkpoint "
+            << ", waited for data " << std::lround(100 * r.dataWaitFraction) << "% of the time"
+            << (r.ranks > 1 ? ", " + std::to_string(r.ranks) + " ranks (allreduce " +
+                                  std::to_string(std::lround(100 * r.commFraction)) + "% of the time)"
+                            : std::string())
+            << "; checkpoint "
             << trainer.paths().checkpoint << ", log " << trainer.paths().csvLog << "\n";
 }
 
@@ -72,6 +77,7 @@ void sizeChecks(const TrainArgs& a) {
 
 symflow::train::TrainOptions trainOptions(const TrainArgs& a) {
   auto opt = a.opt;
+  opt.comm = symflow::cli::communicator();  // mpirun: data-parallel over the ranks
   opt.flow.cfgDropout = a.cfgDropout;
   opt.flow.otCoupling = !a.noOt;
   if (!a.timeBudget.empty()) opt.timeBudgetSeconds = symflow::train::parseDuration(a.timeBudget, "train: --time-budget");

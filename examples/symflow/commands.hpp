@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "symflow/core/types.hpp"
+#include "symflow/train/distributed.hpp"
 
 namespace symflow::cli {
 
@@ -46,6 +47,15 @@ struct Command {
 inline std::vector<Command>& registry() {
   static std::vector<Command> cmds;
   return cmds;
+}
+
+/// The ranks of this run of the program: set by main() when it was started by mpirun and
+/// built with SYMFLOW_MPI (docs/distributed.md), nullptr otherwise (one process alone).
+/// `symflow train` trains data-parallel over them; every other command refuses to run on
+/// more than one rank.
+inline train::Communicator*& communicator() {
+  static train::Communicator* comm = nullptr;
+  return comm;
 }
 
 struct RegisterCommand {

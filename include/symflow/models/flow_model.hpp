@@ -11,7 +11,8 @@
 //   t ~ U(0, 1); xt = (1 - t) x0 + t x1; ut = x1 - x0
 //   loss = mean (vf(xt, t, zc) - ut)^2 + vf.penalty()
 //   backward: vf -> dzc -> (null_z for dropped columns, dz for the others) -> encoder.
-//   Random draws, in order, from the step's Rng: drop mask, x0, t.
+//   Random draws, in order, from the step's Rng: drop mask, x0, t (for the global batch when
+//   the step is one shard of it: FlowTrainOptions::globalBatch).
 //
 // sample: x0 ~ N(0, I), then integrate dx/dt = (1 - w) v(x, t, null) + w v(x, t, z) from
 // t = 0 to 1 with the chosen solver (RK4 by default), both halves in one batched call.
@@ -36,6 +37,23 @@ namespace symflow::models {
 struct FlowTrainOptions {
   double cfgDropout = 0.1;  // probability of replacing the embedding by null_z
   bool otCoupling = true;   // minibatch OT re-pairing of noise and data
+  // Data-parallel shard (train/distributed.hpp): the step's B sounds are sounds
+  // [sliceBegin, sliceBegin + B) of a global batch of globalBatch sounds (0: the batch is all
+  // there is). The per-sound draws (drop mask, x0, t) are made for the whole global batch and
+  // sliced, so each sound gets the same draws however the batch is split.
+  Index globalBatch = 0;
+  Index sliceBegin = 0;
+
+  /// Sounds [sliceBegin, sliceBegin + B) of the global batch, checked against B.
+  Index globalSize(Index B) const {
+    const Index G = globalBatch > 0 ? globalBatch : B;
+    require(sliceBegin >= 0 && sliceBegin + B <= G, "FlowTrainOptions: the shard [" + std::to_string(sliceBegin) +
+                                                        ", " + std::to_string(sliceBegin + B) +
+                                                        ") lies outside the global batch of " + std::to_string(G));
+    return G;
+  }
+  /// drop[b] of the shard: the global batch's mask (NullConditioning::drawDropMask), sliced.
+  std::vector<bool> dropMask(Index B, Rng& rng) const;
 };
 
 struct StepLoss {
@@ -43,6 +61,13 @@ struct StepLoss {
   double data = 0;     // CFM or regression term alone
   double penalty = 0;  // the model's regularizer
 };
+
+inline std::vector<bool> FlowTrainOptions::dropMask(Index B, Rng& rng) const {
+  const Index G = globalSize(B);
+  std::vector<bool> all = nn::NullConditioning<float>::drawDropMask(G, cfgDropout, rng);
+  if (G == B) return all;
+  return std::vector<bool>(all.begin() + sliceBegin, all.begin() + sliceBegin + B);
+}
 
 namespace detail {
 template <class E, class = void> struct HasTrainingMode : std::false_type {};
@@ -63,13 +88,22 @@ template <class E> void setTraining(E& e, bool t) {
 /// k needs members path, ot, zc, v, vf, dv, dxt, dzc.
 template <class S, class VF, class Cache>
 StepLoss flowMatchingStep(VF& vf, const CMatRef<S>& x1, Rng& rng, const FlowTrainOptions& opt, Cache& k) {
-  const Index B = x1.cols();
+  const Index B = x1.cols(), G = opt.globalSize(B), P = x1.rows();
   auto& p = k.path;
   p.x1 = x1;
-  p.x0.resize(x1.rows(), B);
-  rng.fillNormal(p.x0.data(), p.x0.data() + p.x0.size());
-  p.t.resize(B);
-  rng.fillUniform(p.t.data(), p.t.data() + B);
+  if (G == B) {
+    p.x0.resize(P, B);
+    rng.fillNormal(p.x0.data(), p.x0.data() + p.x0.size());
+    p.t.resize(B);
+    rng.fillUniform(p.t.data(), p.t.data() + B);
+  } else {  // a shard: draw for the global batch (columns are contiguous), keep ours
+    Mat<S> x0(P, G);
+    rng.fillNormal(x0.data(), x0.data() + x0.size());
+    p.x0 = x0.middleCols(opt.sliceBegin, B);
+    Vec<S> t(G);
+    rng.fillUniform(t.data(), t.data() + G);
+    p.t = t.segment(opt.sliceBegin, B);
+  }
   if (opt.otCoupling) k.ot.couple(p.x0, p.x1);
   flow::RectifiedPath::sample(p);
 
@@ -133,7 +167,7 @@ class FlowModel {
     detail::setTraining(enc_, true);
     enc_.forward(features, k.z, k.enc);
     detail::updateRunningStats(enc_, k.enc);
-    k.drop = nn::NullConditioning<S>::drawDropMask(B, opt.cfgDropout, rng);
+    k.drop = opt.dropMask(B, rng);
     null_.forward(k.z, k.drop, k.zc);
 
     const StepLoss out = detail::flowMatchingStep<S>(vf_, x1, rng, opt, k);

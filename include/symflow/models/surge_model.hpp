@@ -29,7 +29,9 @@
 //   token(s). Configurable (SurgeModelConfig::tokens).
 //
 // Training data: SurgeBatchRenderer::render(seed, step, B) is batch `step` of the stream
-// (a function of its arguments only; run it on a train::BatchProducer thread).
+// (a function of its arguments only; run it on a train::BatchProducer thread). Sound g of a
+// batch comes from its own generator Rng(seed).fork(kDataDomain).fork(step).fork(g), so a
+// data-parallel rank renders just its shard [first, last) with render(seed, step, first, last).
 //
 // SurgeModelConfig round-trips through JSON (task "surge-simple"); stored in checkpoints'
 // metadata like KOscModelConfig, so a checkpoint rebuilds its own model.
@@ -330,7 +332,7 @@ class QueryFlowModel {
     require(x1.rows() == paramDim(), "QueryFlowModel: parameters have " + std::to_string(x1.rows()) +
                                          " rows, expected " + std::to_string(paramDim()));
     enc_.forward(features, k.z, k.enc);
-    k.drop = nn::NullConditioning<S>::drawDropMask(B, opt.cfgDropout, rng);
+    k.drop = opt.dropMask(B, rng);
     expandMask(k.drop, Lq, k.dropColumns);
     null_.forward(k.z, k.dropColumns, k.zc);
 
@@ -548,18 +550,25 @@ struct SurgeBatch {
   Mat<float> features, params;
 };
 
-/// Renders training batch `step` of a stream: B random patches from
-/// Rng(seed).fork(kDataDomain).fork(step) (SurgeSynth::sampleRandom, loudness floor), their
-/// sounds and log-mel features. A function of (seed, step, B) only. Holds a synth and an STFT
+/// Renders training batch `step` of a stream: B random patches, sound g from its own generator
+/// Rng(seed).fork(kDataDomain).fork(step).fork(g) (SurgeSynth::sampleRandom, loudness floor),
+/// their sounds and log-mel features. A function of (seed, step, g) only, so any range of the
+/// batch can be rendered alone (a data-parallel shard). Holds a synth and an STFT
 /// plan: one renderer per thread (e.g. inside a train::BatchProducer's render function).
 class SurgeBatchRenderer {
  public:
   static constexpr std::uint64_t kDataDomain = 0x5375726765446174ull;  // "SurgeDat"
   explicit SurgeBatchRenderer(const SurgeModelConfig& c)
       : synth_(c.synthConfig()), features_(c.feature, c.sampleRate) {}
-  SurgeBatch render(std::uint64_t seed, std::int64_t step, Index B) {
-    Rng rng = Rng(seed).fork(kDataDomain).fork(std::uint64_t(step));
-    auto r = synth_.sampleRandom(rng, B);
+  SurgeBatch render(std::uint64_t seed, std::int64_t step, Index B) { return render(seed, step, 0, B); }
+  /// Sounds [first, last) of batch `step` (the same sounds whatever range they are rendered in).
+  SurgeBatch render(std::uint64_t seed, std::int64_t step, Index first, Index last) {
+    require(0 <= first && first <= last, "SurgeBatchRenderer: bad sound range");
+    const Rng base = Rng(seed).fork(kDataDomain).fork(std::uint64_t(step));
+    std::vector<Rng> rngs;
+    rngs.reserve(std::size_t(last - first));
+    for (Index g = first; g < last; ++g) rngs.push_back(base.fork(std::uint64_t(g)));
+    auto r = synth_.sampleRandom(rngs);
     SurgeBatch b;
     features_.compute(r.audio, b.features);
     b.params = std::move(r.params);

@@ -363,10 +363,23 @@ class SurgeSynth {
   /// index order and renders those again, until all pass. Deterministic given rng's state.
   SurgeRandomBatch sampleRandom(Rng& rng, Index B) const {
     require(B >= 0, "SurgeSynth::sampleRandom: negative batch size");
+    return sampleRandomFrom(B, [&rng](Index) -> Rng& { return rng; });
+  }
+
+  /// rngs.size() random patches as sampleRandom(rng, B) makes them, but sound b draws its patch,
+  /// seed and any redraws from rngs[b] alone: each sound is a function of its own generator,
+  /// whatever else is in the batch (data-parallel shards of a training batch, SurgeBatchRenderer).
+  SurgeRandomBatch sampleRandom(std::vector<Rng>& rngs) const {
+    return sampleRandomFrom(Index(rngs.size()), [&rngs](Index b) -> Rng& { return rngs[std::size_t(b)]; });
+  }
+
+ private:
+  template <class RngOf> SurgeRandomBatch sampleRandomFrom(Index B, RngOf&& rngOf) const {
     SurgeRandomBatch r;
     r.params.resize(kNumParams, B);
     r.seeds.resize(std::size_t(B));
     for (Index b = 0; b < B; ++b) {
+      Rng& rng = rngOf(b);
       drawUniformPatch(rng, r.params.col(b).data());
       r.seeds[std::size_t(b)] = rng.next();
     }
@@ -381,6 +394,7 @@ class SurgeSynth {
       Mat<float> p(kNumParams, Index(quiet.size()));
       std::vector<std::uint64_t> s(quiet.size());
       for (std::size_t q = 0; q < quiet.size(); ++q) {
+        Rng& rng = rngOf(quiet[q]);
         drawUniformPatch(rng, p.col(Index(q)).data());
         s[q] = rng.next();
       }
@@ -399,6 +413,7 @@ class SurgeSynth {
     return r;
   }
 
+ public:
   /// Draws one patch (93 model values into v) as sampleUniform does: v ~ U[-1, 1] per parameter
   /// in order, note_pitch an integer MIDI note uniform in 48..72.
   static void drawUniformPatch(Rng& rng, float* v) {

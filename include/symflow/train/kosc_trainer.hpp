@@ -3,11 +3,13 @@
 //
 // Data: step s of the training stream is KOscStream(k, variant, seed).batch(s, batch) (sounds
 // s B .. s B + B - 1 of the seed's stream, rendered on the optimizer's thread: 1024 sounds take
-// about 1.3 ms at k = 4), features |rFFT| / 1024 of the signals (kOscFeatures). The held-out
+// about 1.3 ms at k = 4; a data-parallel rank renders only its shard of them), features
+// |rFFT| / 1024 of the signals (kOscFeatures). The held-out
 // test set is drawn from its own generator (synth/kosc.hpp), never from the training stream.
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "symflow/audio/fft.hpp"
 #include "symflow/models/kosc_model.hpp"
@@ -40,10 +42,11 @@ struct KOscTask {
 
   class Data {
    public:
-    Data(const Config& c, const TrainOptions& o, long)
-        : stream_(c.k, c.variant, o.seed), fft_(synth::KOscConstants::numSamples), batch_(o.batch) {}
+    Data(const Config& c, const TrainOptions& o, long, std::pair<Index, Index> shard)
+        : stream_(c.k, c.variant, o.seed), fft_(synth::KOscConstants::numSamples), batch_(o.batch), shard_(shard) {}
     void batch(long step, Mat<float>& features, Mat<float>& params) {
-      auto b = stream_.batch(std::uint64_t(step), batch_);
+      auto b = stream_.trainSounds(std::uint64_t(step) * std::uint64_t(batch_) + std::uint64_t(shard_.first),
+                                   shard_.second - shard_.first);
       models::kOscFeatures<float>(b.signals, fft_, features);
       params = std::move(b.params);
     }
@@ -52,6 +55,7 @@ struct KOscTask {
     synth::KOscStream<float> stream_;
     audio::RealFft<float> fft_;
     Index batch_;
+    std::pair<Index, Index> shard_;  // sounds [first, second) of each batch
   };
 };
 

@@ -6,7 +6,8 @@
 //   Rng(seed).fork(kStatsDomain).next()) and stored in the model (encoder.input_norm.*, saved in
 //   every checkpoint; a resumed run reads them back and never re-measures).
 // Data: step s is SurgeBatchRenderer::render(seed, s, batch) (models/surge_model.hpp: random
-//   patches from Rng(seed).fork(kDataDomain).fork(s), loudness floor, log-mel features), made
+//   patches, sound g from Rng(seed).fork(kDataDomain).fork(s).fork(g), loudness floor, log-mel
+//   features; a data-parallel rank renders only the sounds of its shard), made
 //   on a train::BatchProducer thread two batches ahead of the optimizer. The batch content is a
 //   function of (seed, s) alone, so threads never change the run; the time the optimizer waits
 //   for a batch is logged (data_wait: fraction of the run's wall time).
@@ -16,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "symflow/models/surge_model.hpp"
 #include "symflow/train/batch_producer.hpp"
@@ -53,11 +55,12 @@ struct SurgeTask {
 
   class Data {
    public:
-    Data(const Config& c, const TrainOptions& o, long firstStep) : next_(firstStep) {
+    Data(const Config& c, const TrainOptions& o, long firstStep, std::pair<Index, Index> shard) : next_(firstStep) {
       auto renderer = std::make_shared<models::SurgeBatchRenderer>(c);
       const std::uint64_t seed = o.seed;
-      const Index B = o.batch;
-      producer_.emplace([renderer, seed, B](std::int64_t s) { return renderer->render(seed, s, B); }, firstStep, 2);
+      producer_.emplace(
+          [renderer, seed, shard](std::int64_t s) { return renderer->render(seed, s, shard.first, shard.second); },
+          firstStep, 2);
     }
     void batch(long step, Mat<float>& features, Mat<float>& params) {
       require(step == next_, "SurgeTask::Data: batches must be taken in step order");

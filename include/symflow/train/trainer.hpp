@@ -10,10 +10,12 @@
 //   static void prepare(Model&, const TrainOptions&, bool quiet)  once, on a fresh start only,
 //                                            after init (e.g. measure input statistics)
 //   static std::string describe(const Config&)                     one line for the terminal
-//   class Data { Data(const Config&, const TrainOptions&, long firstStep);
+//   class Data { Data(const Config&, const TrainOptions&, long firstStep, Shard shard);
 //                void batch(long step, Mat<float>& features, Mat<float>& params); }
-//                                            batch `step` of the training stream: a function
-//                                            of (seed, step) only, called for consecutive steps
+//                                            sounds [shard.first, shard.second) of batch `step`
+//                                            of the training stream (the whole batch on one
+//                                            process): a function of (seed, step, shard) only,
+//                                            called for consecutive steps
 //
 // Every step s (0-based) is a pure function of (seed, s) and the state before it:
 //   data:     Task::Data::batch(s)                              (training stream)
@@ -22,6 +24,12 @@
 // so a run resumed from a checkpoint taken after step s continues exactly as the run that was
 // not interrupted (the checkpoint holds weights, buffers, Adam moments and step; the data
 // position and random streams follow from the step).
+//
+// Data-parallel training (TrainOptions::comm, train/distributed.hpp, docs/distributed.md):
+// rank r of N computes the loss and gradients of its shard shardOf(B, r, N) of the global
+// batch, the gradients are averaged over ranks (one allreduce over the flat buffer) before
+// clipping and Adam, and only rank 0 prints, logs and writes checkpoints. Without a
+// communicator (or with N = 1) none of this runs and the trainer is exactly the one process.
 //
 // Time budget (TrainOptions::timeBudgetSeconds, `--time-budget 2h`): the run stops after the
 // first step at which the training time of the run so far (this process plus every process it
@@ -67,6 +75,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -81,6 +90,7 @@
 #include "symflow/optim/adam.hpp"
 #include "symflow/optim/clip.hpp"
 #include "symflow/optim/schedule.hpp"
+#include "symflow/train/distributed.hpp"
 #include "symflow/train/interrupt.hpp"
 #include "symflow/train/progress.hpp"
 
@@ -103,6 +113,7 @@ struct TrainOptions {
   bool resume = false;
   bool quiet = false;
   models::FlowTrainOptions flow{};
+  Communicator* comm = nullptr;  // data-parallel ranks (train/distributed.hpp); nullptr: alone
 };
 
 struct TrainResult {
@@ -113,6 +124,8 @@ struct TrainResult {
   bool interrupted = false;     // Ctrl-C / SIGTERM
   bool budgetReached = false;   // --time-budget
   double dataWaitFraction = 0;  // share of this run's wall time spent waiting for training data
+  int ranks = 1;                // data-parallel ranks
+  double commFraction = 0;      // share of this run's wall time spent in the ranks' allreduces
 };
 
 inline constexpr std::uint64_t kStepDomain = 0x73746570ULL;  // "step"
@@ -241,10 +254,15 @@ class Trainer {
  public:
   using Model = typename Task::Model;
   using Config = typename Task::Config;
+  using Shard = std::pair<Index, Index>;
 
-  Trainer(const Config& cfg, const TrainOptions& opt) : cfg_(cfg), opt_(opt) {
+  Trainer(const Config& cfg, const TrainOptions& opt)
+      : cfg_(cfg), opt_(opt), comm_(opt.comm ? *opt.comm : single_), root_(comm_.rank() == 0) {
     require(opt.steps > 0, "train: --steps must be positive");
     require(opt.batch > 1, "train: --batch must be at least 2");
+    require(opt.batch >= 2 * Index(comm_.size()), "train: --batch " + std::to_string(opt.batch) + " is too small for " +
+                                                      std::to_string(comm_.size()) +
+                                                      " ranks: every rank needs at least 2 sounds of the batch");
     require(opt.lr > 0 && std::isfinite(opt.lr), "train: --lr must be positive");
     require(opt.warmup >= 0, "train: --warmup must be >= 0");
     opt_.warmup = std::min(opt.warmup, opt.steps);  // short runs: warm up over the whole run
@@ -259,39 +277,56 @@ class Trainer {
 
   TrainResult run() {
     namespace fs = std::filesystem;
-    fs::create_directories(paths_.dir);
-    removeStaleTemporaries();
+    const int nranks = comm_.size();
+    const bool talk = root_ && !opt_.quiet;  // only rank 0 prints
+    if (root_) {
+      fs::create_directories(paths_.dir);
+      removeStaleTemporaries();
+    }
     long start = 0;
     if (opt_.resume && (fs::exists(paths_.checkpoint) || fs::exists(paths_.previous))) {
       start = resumeFrom(paths_.checkpoint, paths_.previous);
     } else {
       Rng initRng = Rng(opt_.seed).fork(kInitDomain);
       model_ = Task::make(cfg_, &initRng);
-      Task::prepare(*model_, opt_, opt_.quiet);
+      Task::prepare(*model_, opt_, !talk);
       adam_ = optim::Adam<float>(model_->store(), adamConfig());
-      if (opt_.resume && !opt_.quiet) std::cerr << "train: nothing to resume at " << paths_.checkpoint << ", starting fresh\n";
+      if (opt_.resume && talk) std::cerr << "train: nothing to resume at " << paths_.checkpoint << ", starting fresh\n";
     }
     auto& store = model_->store();
+    require(opt_.batch >= 2 * Index(nranks), "train: the batch of " + std::to_string(opt_.batch) + " sounds is too small for " +
+                                                 std::to_string(nranks) + " ranks: every rank needs at least 2 sounds");
+    if (nranks > 1) broadcastState();
     optim::CosineSchedule sched(opt_.lr, opt_.warmup, opt_.steps, opt_.lr * opt_.floorRatio);
-    MetricLog log(paths_.jsonLog, start > 0);
-    CsvLog csv(paths_.csvLog, trainLogColumns(), start > 0);
+    std::optional<MetricLog> log;
+    std::optional<CsvLog> csv;
+    if (root_) {
+      log.emplace(paths_.jsonLog, start > 0);
+      csv.emplace(paths_.csvLog, trainLogColumns(), start > 0);
+    }
     Progress progress(std::string("train ") + Task::modelName(cfg_), opt_.steps, opt_.batch, 2.0,
-                      opt_.quiet ? nullptr : stderr);
+                      talk ? stderr : nullptr);
     progress.setStartStep(start + 1);
     InterruptGuard interrupt;
     TrainResult res;
     auto lastCkpt = Progress::Clock::now();
     Mat<float> features, params;
     long step = start, savedStep = -1;
-    double waitSeconds = 0;
-    if (!opt_.quiet)
+    double waitSeconds = 0, commSeconds = 0;
+    const Shard shard = shardOf(opt_.batch, comm_.rank(), nranks);
+    models::FlowTrainOptions flow = opt_.flow;
+    flow.globalBatch = opt_.batch;
+    flow.sliceBegin = shard.first;
+    const float shardWeight = float(double(shard.second - shard.first) / double(opt_.batch));
+    if (talk)
       std::cerr << "train: " << Task::describe(cfg_) << ", " << store.size() << " weights, batch " << opt_.batch
-                << ", steps " << start << " -> " << opt_.steps << ", checkpoint " << paths_.checkpoint << "\n";
+                << (nranks > 1 ? " over " + comm_.describe() : std::string()) << ", steps " << start << " -> "
+                << opt_.steps << ", checkpoint " << paths_.checkpoint << "\n";
     const bool budgetSpent = opt_.timeBudgetSeconds > 0 && previousSeconds_ >= opt_.timeBudgetSeconds;
-    if (budgetSpent && !opt_.quiet)
+    if (budgetSpent && talk)
       std::cerr << "train: the time budget (" << formatDuration(opt_.timeBudgetSeconds)
                 << ") was already used by the runs this one resumes; nothing to do\n";
-    typename Task::Data data(cfg_, opt_, start);
+    typename Task::Data data(cfg_, opt_, start, shard);
     while (step < opt_.steps && !budgetSpent) {
       if (opt_.stopAfter >= 0 && step - start >= opt_.stopAfter) break;
       const auto w0 = Progress::Clock::now();
@@ -299,7 +334,17 @@ class Trainer {
       waitSeconds += std::chrono::duration<double>(Progress::Clock::now() - w0).count();
       Rng rng = Rng(opt_.seed).fork(kStepDomain).fork(std::uint64_t(step));
       store.zeroGrad();
-      const auto loss = model_->step(features, params, rng, opt_.flow);
+      auto loss = model_->step(features, params, rng, flow);
+      if (nranks > 1) {  // the global batch's mean gradient and loss on every rank
+        const auto c0 = Progress::Clock::now();
+        auto& g = store.grads();
+        g *= shardWeight;
+        comm_.allreduceSum(g.data(), std::size_t(g.size()));
+        double terms[3] = {loss.loss * shardWeight, loss.data * shardWeight, loss.penalty * shardWeight};
+        comm_.allreduceSum(terms, 3);
+        loss = {terms[0], terms[1], terms[2]};
+        commSeconds += std::chrono::duration<double>(Progress::Clock::now() - c0).count();
+      }
       double norm = 0;
       if (store.size() > 0) {
         norm = optim::clipGradNorm(store, opt_.clip);
@@ -307,52 +352,75 @@ class Trainer {
           adam_.step(store, sched.lr(step));
         } else {
           ++res.skipped;
-          if (!opt_.quiet) std::cerr << "\ntrain: step " << step << " skipped (non-finite loss or gradient)\n";
+          if (talk) std::cerr << "\ntrain: step " << step << " skipped (non-finite loss or gradient)\n";
         }
       }
       ++step;
       progress.update(step, loss.loss);
       const double elapsed = progress.elapsed();
       res.dataWaitFraction = elapsed > 0 ? waitSeconds / elapsed : 0;
-      if (step % opt_.logEvery == 0 || step == opt_.steps) {
+      if (root_ && (step % opt_.logEvery == 0 || step == opt_.steps)) {
         const std::vector<std::pair<std::string, double>> row{
             {"step", double(step)}, {"loss", loss.loss}, {"data", loss.data}, {"penalty", loss.penalty},
             {"grad_norm", norm},    {"lr", sched.lr(step - 1)}, {"seconds", elapsed},
             {"data_wait", res.dataWaitFraction}};
-        log.write(row);
-        csv.write(row);
+        log->write(row);
+        csv->write(row);
       }
       const double since = std::chrono::duration<double>(Progress::Clock::now() - lastCkpt).count();
-      if (interrupt.requested()) {
+      // stop on Ctrl-C / SIGTERM of any rank, or at rank 0's clock for the time budget: all together
+      double stop[2] = {interrupt.requested() ? 1.0 : 0.0,
+                        root_ && opt_.timeBudgetSeconds > 0 && previousSeconds_ + elapsed >= opt_.timeBudgetSeconds
+                            ? 1.0
+                            : 0.0};
+      if (nranks > 1) {
+        const auto c0 = Progress::Clock::now();
+        comm_.allreduceSum(stop, 2);
+        commSeconds += std::chrono::duration<double>(Progress::Clock::now() - c0).count();
+      }
+      if (stop[0] > 0) {
         res.interrupted = true;
         break;
       }
-      if (opt_.timeBudgetSeconds > 0 && previousSeconds_ + elapsed >= opt_.timeBudgetSeconds && step < opt_.steps) {
+      if (stop[1] > 0 && step < opt_.steps) {
         res.budgetReached = true;
         break;
       }
       const bool byTime = opt_.checkpointSeconds > 0 && since >= opt_.checkpointSeconds;
       const bool bySteps = opt_.checkpointSteps > 0 && step % opt_.checkpointSteps == 0;
-      if ((byTime || bySteps) && step < opt_.steps) {
+      if (root_ && (byTime || bySteps) && step < opt_.steps) {
         save(step, progress.elapsed());
         savedStep = step;
         lastCkpt = Progress::Clock::now();
       }
     }
-    if (savedStep != step) save(step, progress.elapsed());  // else written just before (--stop-after)
+    if (root_ && savedStep != step) save(step, progress.elapsed());  // else written just before (--stop-after)
     progress.finish(step, res.interrupted     ? "(interrupted; checkpoint written)"
                           : res.budgetReached ? "(time budget reached; checkpoint written)"
                                               : "");
     res.step = step;
     res.seconds = progress.elapsed();
     res.emaLoss = progress.emaLoss();
+    res.ranks = nranks;
+    res.commFraction = res.seconds > 0 ? commSeconds / res.seconds : 0;
     return res;
   }
 
   Model& model() { return *model_; }
   const TrainPaths& paths() const { return paths_; }
+  /// True on the rank that prints, logs and writes checkpoints (rank 0; the only one alone).
+  bool isRoot() const { return root_; }
 
  private:
+  /// Rank 0's weights and buffers (e.g. BatchNorm running statistics, input statistics) to
+  /// every rank: whatever the initialization did, all ranks start from the same numbers.
+  void broadcastState() {
+    auto& w = model_->store().weights();
+    comm_.broadcast(w.data(), std::size_t(w.size()), 0);
+    for (const auto& t : model_->tensors())
+      if (!t.trainable) comm_.broadcast(t.value, std::size_t(t.size()), 0);
+  }
+
   optim::AdamConfig adamConfig() const {
     optim::AdamConfig a;
     a.lr = opt_.lr;
@@ -474,10 +542,10 @@ class Trainer {
         if (path == prev) {
           latestGood_ = false;
           // a warning even with --quiet: the run loses the steps since the previous checkpoint
-          std::cerr << "train: warning: the latest checkpoint " << latest << " is " << latestProblem
+          if (root_) std::cerr << "train: warning: the latest checkpoint " << latest << " is " << latestProblem
                     << "; resuming from the previous one " << prev << "\n";
         }
-        if (!opt_.quiet) std::cerr << "train: resuming from " << path << " at step " << step << "\n";
+        if (root_ && !opt_.quiet) std::cerr << "train: resuming from " << path << " at step " << step << "\n";
         return step;
       } catch (const std::exception& e) {
         (path == latest ? latestProblem : prevProblem) = "unusable (" + oneLine(e.what()) + ")";
@@ -489,6 +557,9 @@ class Trainer {
 
   Config cfg_;
   TrainOptions opt_;
+  SingleProcess single_;  // the communicator when TrainOptions::comm is nullptr
+  Communicator& comm_;
+  bool root_;
   TrainPaths paths_;
   std::unique_ptr<Model> model_;
   optim::Adam<float> adam_;

@@ -12,19 +12,6 @@
 #include "symflow/train/mpi_communicator.hpp"
 #endif
 
-#ifndef SYMFLOW_WITH_MPI
-namespace {
-/// Ranks of an MPI launch as the launcher's environment tells them (even when this program has
-/// no MPI support, to refuse such a launch instead of running N copies that overwrite each
-/// other's files).
-int launchedRanks() {
-  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
-    if (const char* s = std::getenv(v)) return std::max(1, std::atoi(s));
-  return 1;
-}
-}  // namespace
-#endif
-
 int main(int argc, char** argv) {
 #ifdef SYMFLOW_WITH_MPI
   symflow::train::MpiSession mpi(argc, argv);
@@ -34,7 +21,8 @@ int main(int argc, char** argv) {
   // an error on one rank ends every rank of the job at once (the others would wait for it)
   auto fail = [&](int code) { if (ranks > 1) mpi.abortJob(code); return code; };
 #else
-  const int rank = 0, ranks = launchedRanks();
+  // without MPI support a launch of several copies is refused below (they would share files)
+  const int rank = 0, ranks = symflow::train::launcherWorldSize();
   auto fail = [](int code) { return code; };
 #endif
   // Over a file-size limit (ulimit -f) the kernel would kill us with SIGXFSZ in the middle of a
@@ -66,10 +54,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     // Bad or missing options: one line, like every other error (CLI11's exit codes, 100-115).
-    std::cerr << prefix() << ": error: " << e.what() << " (see --help)\n";
+    std::cerr << (prefix() + ": error: " + e.what() + " (see --help)\n");  // one write: ranks do not interleave
     return fail(e.get_exit_code());
   } catch (const std::exception& e) {
-    std::cerr << prefix() << ": error: " << e.what() << "\n";
+    std::cerr << (prefix() + ": error: " + e.what() + "\n");
     return fail(1);
   }
   return 0;

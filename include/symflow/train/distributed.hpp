@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,6 +67,20 @@ class SingleProcess final : public Communicator {
   void broadcast(float*, std::size_t, int) override {}
   std::string describe() const override { return "1 process"; }
 };
+
+/// True when an MPI launcher (mpirun, mpiexec, srun) started this process: its environment.
+inline bool startedByMpiLauncher() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (std::getenv(v)) return true;
+  return false;
+}
+/// The number of ranks the launcher started (1 when none): read from its environment, so that
+/// a program without MPI support can refuse a launch of several copies.
+inline int launcherWorldSize() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+    if (const char* s = std::getenv(v)) return std::max(1, std::atoi(s));
+  return 1;
+}
 
 /// Sounds [first, second) of a global batch of B sounds taken by `rank` of `size` ranks:
 /// [B rank / size, B (rank + 1) / size), shards differing by at most one sound.
@@ -115,13 +130,12 @@ class InProcessGroup {
     }
   }
   template <class T> void allreduce(int r, T* d, std::size_t n) {
-    std::vector<T> sum(d, d + n);
+    std::vector<T> sum(n, T(0));
     slots_[std::size_t(r)] = d;
     barrier();
     for (int o = 0; o < size_; ++o) {  // the same order on every rank: identical sums
-      if (o == 0) std::copy(static_cast<const T*>(slots_[0]), static_cast<const T*>(slots_[0]) + n, sum.begin());
-      else
-        for (std::size_t i = 0; i < n; ++i) sum[i] += static_cast<const T*>(slots_[std::size_t(o)])[i];
+      const T* other = static_cast<const T*>(slots_[std::size_t(o)]);
+      for (std::size_t i = 0; i < n; ++i) sum[i] += other[i];
     }
     barrier();
     std::copy(sum.begin(), sum.end(), d);

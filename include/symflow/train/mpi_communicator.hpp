@@ -59,7 +59,7 @@ class MpiCommunicator final : public Communicator {
 class MpiSession {
  public:
   MpiSession(int& argc, char**& argv) {
-    if (!launchedByMpi()) return;
+    if (!startedByMpiLauncher()) return;
     MPI_Init(&argc, &argv);
     world_ = std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
   }
@@ -75,12 +75,6 @@ class MpiSession {
   [[noreturn]] void abortJob(int code) {
     MPI_Abort(MPI_COMM_WORLD, code);
     std::exit(code);
-  }
-
-  static bool launchedByMpi() {
-    for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
-      if (std::getenv(v)) return true;
-    return false;
   }
 
  private:

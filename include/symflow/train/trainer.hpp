@@ -260,9 +260,7 @@ class Trainer {
       : cfg_(cfg), opt_(opt), comm_(opt.comm ? *opt.comm : single_), root_(comm_.rank() == 0) {
     require(opt.steps > 0, "train: --steps must be positive");
     require(opt.batch > 1, "train: --batch must be at least 2");
-    require(opt.batch >= 2 * Index(comm_.size()), "train: --batch " + std::to_string(opt.batch) + " is too small for " +
-                                                      std::to_string(comm_.size()) +
-                                                      " ranks: every rank needs at least 2 sounds of the batch");
+    requireBatchFitsRanks(opt.batch);  // again after --resume, whose checkpoint sets the batch
     require(opt.lr > 0 && std::isfinite(opt.lr), "train: --lr must be positive");
     require(opt.warmup >= 0, "train: --warmup must be >= 0");
     opt_.warmup = std::min(opt.warmup, opt.steps);  // short runs: warm up over the whole run
@@ -294,8 +292,7 @@ class Trainer {
       if (opt_.resume && talk) std::cerr << "train: nothing to resume at " << paths_.checkpoint << ", starting fresh\n";
     }
     auto& store = model_->store();
-    require(opt_.batch >= 2 * Index(nranks), "train: the batch of " + std::to_string(opt_.batch) + " sounds is too small for " +
-                                                 std::to_string(nranks) + " ranks: every rank needs at least 2 sounds");
+    requireBatchFitsRanks(opt_.batch);
     if (nranks > 1) broadcastState();
     optim::CosineSchedule sched(opt_.lr, opt_.warmup, opt_.steps, opt_.lr * opt_.floorRatio);
     std::optional<MetricLog> log;
@@ -412,6 +409,12 @@ class Trainer {
   bool isRoot() const { return root_; }
 
  private:
+  void requireBatchFitsRanks(Index batch) const {
+    require(batch >= 2 * Index(comm_.size()), "train: --batch " + std::to_string(batch) + " is too small for " +
+                                                  std::to_string(comm_.size()) +
+                                                  " ranks: every rank needs at least 2 sounds of the batch");
+  }
+
   /// Rank 0's weights and buffers (e.g. BatchNorm running statistics, input statistics) to
   /// every rank: whatever the initialization did, all ranks start from the same numbers.
   void broadcastState() {

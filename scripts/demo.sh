@@ -1,8 +1,8 @@
 #!/bin/sh
 # The README's main command: installs what is missing (apt-get), builds the `symflow` tool and
-# runs `symflow demo`: every shipped model (models/) inverts held-out k-osc sounds; a table is
-# printed and out/demo/index.html shows targets and resyntheses (audio, waveforms,
-# spectrograms) and the learned Param2Tok assignments. Extra arguments go to `symflow demo`.
+# runs `symflow demo`: every shipped model (models/) inverts held-out sounds of its task (k-osc,
+# surge-simple); tables are printed and out/demo/index.html shows targets and resyntheses
+# (audio, waveforms, spectrograms) and the learned Param2Tok assignments. Extra arguments go to `symflow demo`.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh

@@ -195,6 +195,7 @@ demo --models $DIRX $FAST_DEMO | --models
 demo --models $FX/bad-models $FAST_DEMO | m.safetensors
 demo --models $FX/models --sounds 0 | --sounds
 demo --models $FX/models --sounds 99999 | --sounds
+demo --models $FX/models --surge-sounds 0 | --surge-sounds
 demo --models $FX/models --sounds 2 --samples 1 --steps 1 --show -1 | --show
 demo --models $FX/models --sounds 2 --show 0 --samples 0 | --samples
 demo --models $FX/models --sounds 2 --show 0 --samples 2000 | --samples

@@ -6,6 +6,7 @@
 #   - eval --n 16: JSON with mss, wmfcc, sot, rms, param_mse (+ _ci) and the same under "random";
 #   - invert a rendered sound: params JSON (task surge-simple, sample_rate, seconds, mss) and a
 #     WAV that `symflow render --float --params` reproduces bit for bit;
+#   - export: a weights-only file that eval scores exactly as the checkpoint (same JSON but "file");
 #   - inspect: symmetry scores for both declared symmetries, --csv (93 rows), --png; refused
 #     for models without an assignment;
 #   - refusals: k-osc-only options with --task surge-simple, bad durations, unknown task.
@@ -39,6 +40,15 @@ for key in mss wmfcc sot rms param_mse mss_ci rms_ci random best_of; do
   grep -q "\"$key\"" eval.json || fail "eval: JSON has no \"$key\""
 done
 [ "$(grep -c '"mss"' eval.json)" = 2 ] || fail "eval: the random reference has no mss"
+
+"$SYMFLOW" export --model cnf-param2tok.safetensors --out exported.safetensors > export.out 2>&1 ||
+  fail "export: exit $? ($(tail -n 1 export.out))"
+grep -q "surge-simple cnf-param2tok" export.out || fail "export: summary line lacks the model: $(cat export.out)"
+[ "$(wc -c < exported.safetensors)" -lt "$(wc -c < cnf-param2tok.safetensors)" ] ||
+  fail "export: not smaller than the checkpoint (optimizer state kept?)"
+"$SYMFLOW" eval --model exported.safetensors --n 16 --steps 4 --json eval2.json > eval2.out 2>&1 ||
+  fail "eval of the export: exit $? ($(tail -n 1 eval2.out))"
+[ "$(grep -v '"file"' eval.json)" = "$(grep -v '"file"' eval2.json)" ] || fail "export: scores differ from the checkpoint's"
 
 "$SYMFLOW" render --task surge-simple --random --seed 7 --out in.wav > /dev/null 2>&1 || fail "render: exit $?"
 "$SYMFLOW" invert --model cnf-mlp.safetensors in.wav --out inv --samples 3 --steps 4 --seed 2 > inv.out 2>&1 ||

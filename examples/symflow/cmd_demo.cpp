@@ -1,12 +1,22 @@
-// symflow demo: invert held-out k-osc sounds with every shipped model and show the result.
+// symflow demo: invert held-out sounds with every shipped model and show the result.
 //
-//   symflow demo [--models DIR] [--out out/demo] [--sounds 128] [--show 6] [--samples 8]
-//                [--steps 100] [--cfg 2] [--seed 0]
+//   symflow demo [--models DIR] [--out out/demo] [--sounds 128] [--surge-sounds 16] [--show 6]
+//                [--samples 8] [--steps 100] [--cfg 2] [--seed 0]
 //
 // Models: every *.safetensors in DIR (default: ./models when it exists, else the source
-// tree's models/ folder), grouped by task settings (k, variant). Sounds: the first --sounds of
-// the k-osc held-out test set of each group (KOscStream(k, variant, seed 0).testSounds, never
-// drawn in training). Each model draws --samples candidates per sound (a regression model
+// tree's models/ folder), grouped by task and task settings (k-osc: k, variant; surge-simple:
+// sample rate and length). Sounds: the first --sounds of the k-osc held-out test set of each
+// group (KOscStream(k, variant, seed 0).testSounds, never drawn in training).
+//
+// surge-simple models (a section after the k-osc ones): the first --surge-sounds of the held-out
+// test set (models::SurgeTestSet), --samples candidates per sound for flows (one for ffn) ranked
+// by MSS (models/surge_inversion.hpp, each rendered with the sound's noise seed), and random
+// patches ranked the same way as the reference; the table has MSS, wMFCC, SOT, RMS and parameter
+// MSE, the page the Param2Tok assignment with the synth's symmetry scores and, per shown sound,
+// audio, waveform and log-frequency spectrogram of target and resyntheses, each with its
+// parameters as a params JSON (the format of `symflow render --params`).
+//
+// k-osc: Each model draws --samples candidates per sound (a regression model
 // one) and keeps the one whose rendering has the lowest LSD (models/kosc_inversion.hpp); the
 // uniform `random` reference does the same. Prints a table per group (model x LSD, LAC, MSE
 // over the sounds, mean +- 95% CI) and writes OUT/index.html: the table, the learned
@@ -26,11 +36,15 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "render_tasks.hpp"
 #include "symflow/io/atomic_file.hpp"
 #include "symflow/io/wav.hpp"
 #include "symflow/metrics/kosc.hpp"
+#include "symflow/metrics/symmetry.hpp"
 #include "symflow/models/kosc_inversion.hpp"
+#include "symflow/models/surge_inversion.hpp"
 #include "symflow/train/kosc_trainer.hpp"
+#include "symflow/train/surge_trainer.hpp"
 #include "symflow/viz/heatmap.hpp"
 #include "symflow/viz/spectrogram.hpp"
 #include "symflow/viz/waveform.hpp"
@@ -50,7 +64,7 @@ namespace fs = std::filesystem;
 
 struct DemoArgs {
   std::string models, out = "out/demo", solver = "rk4";
-  long sounds = 128, show = 6, samples = 8;
+  long sounds = 128, surgeSounds = 16, show = 6, samples = 8;
   int steps = 100, threads = 0;
   double guidance = 2.0;
   std::uint64_t seed = 0;
@@ -72,6 +86,28 @@ struct Group {
   std::vector<Entry> entries;
   synth::KOscBatch<float> sounds;
 };
+
+std::string fixed(double v, int digits);
+
+struct SurgeEntry {  // one surge-simple model (or the random reference: no model) with its results
+  std::string file, label;
+  std::unique_ptr<models::SurgeModel> model;
+  Mat<float> best;   // 93 x B, the chosen candidate per sound (raw)
+  Mat<float> audio;  // numSamples x B, its rendering
+  models::SurgeScores scores;
+  Index candidates = 1;
+  double seconds = 0;
+};
+
+struct SurgeGroup {
+  models::SurgeModelConfig cfg;  // of the first model (sample rate and length are the group's)
+  std::vector<SurgeEntry> entries;
+  synth::SurgeRandomBatch sounds;
+};
+
+std::string surgeGroupName(const SurgeGroup& g) {
+  return "surge-simple, " + fixed(g.cfg.sampleRate / 1000, 1) + " kHz, " + fixed(g.cfg.seconds, 1) + " s";
+}
 
 std::string groupName(const Group& g) { return "k = " + std::to_string(g.k) + ", " + models::toString(g.variant); }
 std::string groupId(const Group& g) { return "k" + std::to_string(g.k) + "-" + synth::toString(g.variant); }
@@ -115,6 +151,21 @@ std::string findModelsDir(const std::string& given) {
 using FileList = std::vector<std::pair<std::string, std::vector<std::uint8_t>>>;
 
 void addPng(FileList& files, const std::string& rel, const viz::Image& img) { files.emplace_back(rel, viz::encodePng(img)); }
+
+constexpr int kW = 320, kH = 100;
+
+/// One row of a sound's table: who, the sound as audio player (audio/ID.wav), waveform and
+/// spectrogram (img/ID-wave.png, img/ID-spec.png), then `cells` (more <td>s, HTML).
+void soundRow(std::ostream& h, FileList& files, const std::string& who, const std::string& id, const Vec<float>& audio,
+              double rate, const viz::SpectrogramOptions& so, const std::string& cells) {
+  files.emplace_back("audio/" + id + ".wav", io::encodeWav(Mat<float>(audio), int(rate), io::WavFormat::Pcm16));
+  addPng(files, "img/" + id + "-wave.png", viz::waveform(audio, kW, kH));
+  addPng(files, "img/" + id + "-spec.png", viz::spectrogram(audio, rate, kW, kH, so));
+  h << "<tr><td>" << html(who) << "</td><td><audio controls preload=\"metadata\" src=\"audio/" << id
+    << ".wav\"></audio></td><td><img src=\"img/" << id << "-wave.png\" width=" << kW << " height=" << kH
+    << " alt=\"waveform\"></td><td><img src=\"img/" << id << "-spec.png\" width=" << kW << " height=" << kH
+    << " alt=\"spectrogram\"></td>" << cells << "</tr>\n";
+}
 
 /// "osc1 741 Hz 0.62 saw-ish" summary of one parameter set, oscillators sorted by frequency.
 std::string paramSummary(const synth::ParamSpec& spec, Index k, const Eigen::Ref<const Vec<float>>& p) {
@@ -179,9 +230,177 @@ void printTable(const Group& g, std::ostream& os) {
   }
 }
 
-constexpr int kW = 320, kH = 100;
+// ---- surge-simple ----
 
-std::string page(const std::vector<Group>& groups, const DemoArgs& a, FileList& files) {
+/// The MSS-ranked best of n candidates per sound; a model or, without one, random patches.
+void runSurgeEntry(SurgeEntry& e, const SurgeGroup& g, const DemoArgs& a, const models::SampleOptions& so) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const synth::SurgeSynth synth(g.cfg.synthConfig());
+  models::SurgeFeatures features(g.cfg.feature, g.cfg.sampleRate);
+  audio::AudioMetrics<> metrics(g.cfg.sampleRate);
+  const Index B = g.sounds.audio.cols();
+  e.candidates = (!e.model || e.model->config().kind != models::SurgeModelKind::Ffn) ? Index(a.samples) : 1;
+  const Index n = e.candidates;
+  Rng rng(a.seed);
+  Mat<float> params, audio;
+  Vec<double> mss;
+  if (e.model) {
+    const auto c = models::rankedSurgeCandidates(*e.model, synth, features, metrics, g.sounds.audio, g.sounds.seeds, n,
+                                                 so, rng);
+    params = c.params;
+    audio = c.audio;
+  } else {  // random patches (as `symflow eval`'s reference), n per sound, ranked by MSS the same way
+    Mat<float> raw = synth.sampleRandom(rng, B * n).params, rendered, targets(g.sounds.audio.rows(), B * n);
+    std::vector<std::uint64_t> seeds(std::size_t(B * n));
+    for (Index j = 0; j < B * n; ++j) {
+      seeds[std::size_t(j)] = g.sounds.seeds[std::size_t(j / n)];
+      targets.col(j) = g.sounds.audio.col(j / n);
+    }
+    synth.render(raw, rendered, seeds);
+    const Vec<double> d = metrics.mssBatch(CMatRef<float>(rendered), CMatRef<float>(targets));
+    auto r = models::rankWithinSounds(raw, rendered, d, B, n);
+    params = std::move(r.params);
+    audio = std::move(r.audio);
+  }
+  e.best.resize(params.rows(), B);
+  e.audio.resize(audio.rows(), B);
+  for (Index b = 0; b < B; ++b) {
+    e.best.col(b) = params.col(b * n);
+    e.audio.col(b) = audio.col(b * n);
+  }
+  e.scores = models::scoreSurge(metrics, e.audio, g.sounds.audio, e.best, g.sounds.params);
+  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cerr << "demo: " << surgeGroupName(g) << ": " << e.label << ": " << B << " sounds x " << n << " candidate"
+            << (n > 1 ? "s" : "") << " in " << fixed(e.seconds, 1) << " s, MSS " << fixed(e.scores.mss.mean(), 2) << "\n";
+}
+
+void runSurgeGroup(SurgeGroup& g, const DemoArgs& a, const models::SampleOptions& so) {
+  g.sounds = models::SurgeTestSet(g.cfg).sounds(0, Index(a.surgeSounds));
+  SurgeEntry rnd;
+  rnd.file = "(reference)";
+  rnd.label = "random";
+  g.entries.push_back(std::move(rnd));
+  for (auto& e : g.entries) runSurgeEntry(e, g, a, so);
+}
+
+/// The columns of the surge table: name, per-sound values, digits, lower is better.
+std::vector<std::tuple<std::string, const Vec<double>*, int>> surgeColumns(const models::SurgeScores& s) {
+  return {{"MSS", &s.mss, 2}, {"wMFCC", &s.wmfcc, 2}, {"SOT", &s.sot, 3}, {"RMS", &s.rms, 3}, {"param MSE", &s.paramMse, 3}};
+}
+
+void printSurgeTable(const SurgeGroup& g, std::ostream& os) {
+  os << "\n" << surgeGroupName(g) << ": " << g.sounds.audio.cols() << " held-out sounds, best of N by MSS "
+     << "(MSS, wMFCC, SOT, param MSE: lower is better; RMS: higher)\n";
+  os << std::left << std::setw(34) << "model" << std::right << std::setw(4) << "N";
+  for (const auto& [name, v, d] : surgeColumns(g.entries[0].scores)) os << std::setw(18) << name;
+  os << "\n";
+  for (const auto& e : g.entries) {
+    os << std::left << std::setw(34) << e.label << std::right << std::setw(4) << e.candidates;
+    for (const auto& [name, v, d] : surgeColumns(e.scores))
+      os << std::setw(18) << fixed(v->mean(), d) + " +- " + fixed(ci95(*v), d);
+    os << "\n";
+  }
+}
+
+/// A few parameters in the synth's units (oscillator volumes, filter cutoffs, note), one per line.
+std::string surgeSummary(const Eigen::Ref<const Vec<float>>& p) {
+  const auto& spec = synth::SurgeSynth::spec();
+  auto units = [&](const std::string& name) -> std::string {
+    for (Index i = 0; i < spec.size(); ++i)
+      if (spec[i].name == name) {
+        const double u = spec[i].toUnits(std::clamp(double(p(i)), -1.0, 1.0));
+        return fixed(u, std::abs(u) >= 100 ? 0 : 2) + (spec[i].unit.empty() ? "" : " " + spec[i].unit);
+      }
+    return "?";
+  };
+  std::string s;
+  for (const char* name : {"osc1_volume", "osc2_volume", "osc3_volume", "filter1_cutoff", "filter2_cutoff", "note_pitch"})
+    s += (s.empty() ? "" : "<br>") + html(std::string(name) + " " + units(name));
+  return s;
+}
+
+void surgeSection(std::ostream& h, const SurgeGroup& g, const DemoArgs& a, FileList& files) {
+  const std::string gid = "surge-" + fixed(g.cfg.sampleRate, 0) + "-" + fixed(g.cfg.seconds * 1000, 0);
+  const auto& spec = synth::SurgeSynth::spec();
+  const cli::RenderTask task = cli::makeSurgeTask();
+  h << "<h2>" << html(surgeGroupName(g)) << "</h2>\n<p>The Surge-style synth: three oscillators, noise, a high-pass "
+       "and two filters, two envelopes and six LFOs, " << spec.size() << " parameters; the oscillators (each with its "
+       "LFO) and the two filters (each with its LFO) can be swapped without changing the sound. Flows draw " << a.samples
+    << " candidates per sound and keep the one closest by MSS (multi-scale spectral distance); ffn (regression) gives one "
+       "answer; random patches are ranked the same way. Each rendering uses the target's noise seed.</p>\n"
+    << "<table><tr><th>model</th><th>file</th><th>N</th>";
+  for (const auto& [name, v, d] : surgeColumns(g.entries[0].scores)) h << "<th>" << html(name) << "</th>";
+  h << "<th>time (s)</th></tr>\n";
+  for (const auto& e : g.entries) {
+    h << "<tr><td>" << html(e.label) << "</td><td>" << html(e.file) << "</td><td class=num>" << e.candidates << "</td>";
+    for (const auto& [name, v, d] : surgeColumns(e.scores))
+      h << "<td class=num>" << fixed(v->mean(), d) << " &plusmn; " << fixed(ci95(*v), d) << "</td>";
+    h << "<td class=num>" << fixed(e.seconds, 1) << "</td></tr>\n";
+  }
+  h << "</table><p class=small>" << g.sounds.audio.cols() << " sounds from the held-out test set; mean &plusmn; 95% "
+    << "confidence interval. MSS, wMFCC, SOT and parameter MSE: lower is better; RMS (envelope correlation): higher "
+       "is better (docs/audio-metrics.md).</p>\n";
+  for (std::size_t m = 0; m < g.entries.size(); ++m) {
+    if (!g.entries[m].model) continue;
+    const auto A = g.entries[m].model->param2TokAssignment();
+    if (!A) continue;
+    viz::HeatmapOptions ho;
+    ho.diverging = true;
+    const int cell = 8;
+    const std::string rel = "img/" + gid + "-m" + std::to_string(m) + "-assign.png";
+    addPng(files, rel, viz::heatmap(*A, int(A->cols()) * cell, int(A->rows()) * cell, ho));
+    h << "<h3>Learned Param2Tok assignment A of " << html(g.entries[m].label) << "</h3>\n<p class=small>Rows: "
+      << A->rows() << " tokens; columns: the " << A->cols() << " parameters, grouped as labelled; blue negative, red "
+      << "positive. Symmetry scores (1 = the assignment respects the symmetry perfectly, docs/surge-model.md):";
+    for (std::size_t i = 0; i < spec.symmetries.size(); ++i)
+      h << (i ? "; " : " ") << html(spec.symmetries[i].name) << " "
+        << fixed(metrics::symmetryScore(*A, spec.symmetries[i]).score, 3);
+    h << ".</p>\n<table><tr>";
+    for (Index p = 0; p < A->cols();) {
+      Index q = p;
+      while (q < A->cols() && spec[q].group == spec[p].group) ++q;
+      h << "<th style=\"width:" << (q - p) * cell << "px;padding:0;font-size:60%;writing-mode:vertical-rl\">"
+        << html(spec[p].group) << "</th>";
+      p = q;
+    }
+    h << "</tr><tr><td colspan=" << A->cols() << " style=\"padding:0\"><img src=\"" << rel << "\" width="
+      << A->cols() * cell << " height=" << A->rows() * cell << " alt=\"assignment heat map\"></td></tr></table>\n";
+  }
+  viz::SpectrogramOptions so;
+  so.nFft = 1024;
+  so.scale = viz::FrequencyScale::Log;
+  so.minHz = 40;
+  so.dynamicRangeDb = 70;
+  const double rate = g.cfg.sampleRate;
+  const Index show = std::min<Index>(Index(a.show), g.sounds.audio.cols());
+  for (Index b = 0; b < show; ++b) {
+    const Vec<float> target = g.sounds.audio.col(b);
+    so.refPower = viz::spectrogramPixelPower(target, rate, kW, kH, so).maxCoeff();
+    const std::string base = gid + "-s" + std::to_string(b);
+    h << "<h3>Sound " << b + 1 << " (" << html(surgeGroupName(g)) << ")</h3>\n<table class=sound><tr><th>who</th>"
+      << "<th>listen</th><th>waveform</th><th>spectrogram (log frequency)</th><th>a few parameters</th>"
+      << "<th>MSS</th></tr>\n";
+    auto row = [&](const std::string& who, const std::string& id, const Vec<float>& audio,
+                   const Eigen::Ref<const Vec<float>>& params, const std::string& mss) {
+      const std::string json = "params/" + id + ".json";
+      const std::string text =
+          cli::paramsJson(task, cli::Rendered{params.cwiseMax(-1.f).cwiseMin(1.f), g.sounds.seeds[std::size_t(b)], {}});
+      files.emplace_back(json, std::vector<std::uint8_t>(text.begin(), text.end()));
+      soundRow(h, files, who, id, audio, rate, so,
+               "<td class=par>" + surgeSummary(params) + "<br><a href=\"" + json + "\">all " +
+                   std::to_string(spec.size()) + " (JSON)</a></td><td class=num>" + mss + "</td>");
+    };
+    row("target", base + "-target", target, g.sounds.params.col(b), "");
+    for (std::size_t m = 0; m < g.entries.size(); ++m) {
+      const auto& e = g.entries[m];
+      row(e.label, base + "-m" + std::to_string(m), e.audio.col(b), e.best.col(b), fixed(e.scores.mss(b), 2));
+    }
+    h << "</table>\n";
+  }
+}
+
+std::string page(const std::vector<Group>& groups, const std::vector<SurgeGroup>& surgeGroups, const DemoArgs& a,
+                 FileList& files) {
   std::ostringstream h;
   h << "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>symflow demo</title>\n<style>\n"
        "body{font-family:sans-serif;margin:1.5em;color:#222;max-width:1500px}"
@@ -249,14 +468,9 @@ std::string page(const std::vector<Group>& groups, const DemoArgs& a, FileList& 
         << "<th>LSD (dB)</th><th>LAC</th></tr>\n";
       auto row = [&](const std::string& who, const std::string& id, const Vec<float>& audio,
                      const Eigen::Ref<const Vec<float>>& params, const std::string& lsd, const std::string& lac) {
-        files.emplace_back("audio/" + id + ".wav", io::encodeWav(Mat<float>(audio), int(rate), io::WavFormat::Pcm16));
-        addPng(files, "img/" + id + "-wave.png", viz::waveform(audio, kW, kH));
-        addPng(files, "img/" + id + "-spec.png", viz::spectrogram(audio, rate, kW, kH, so));
-        h << "<tr><td>" << html(who) << "</td><td><audio controls preload=\"metadata\" src=\"audio/" << id
-          << ".wav\"></audio></td><td><img src=\"img/" << id << "-wave.png\" width=" << kW << " height=" << kH
-          << " alt=\"waveform\"></td><td><img src=\"img/" << id << "-spec.png\" width=" << kW << " height=" << kH
-          << " alt=\"spectrogram\"></td><td class=par>" << paramSummary(spec, g.k, params) << "</td><td class=num>" << lsd
-          << "</td><td class=num>" << lac << "</td></tr>\n";
+        soundRow(h, files, who, id, audio, rate, so,
+                 "<td class=par>" + paramSummary(spec, g.k, params) + "</td><td class=num>" + lsd +
+                     "</td><td class=num>" + lac + "</td>");
       };
       row("target", base + "-target", target, g.sounds.params.col(b), "", "");
       for (std::size_t m = 0; m < g.entries.size(); ++m) {
@@ -267,6 +481,7 @@ std::string page(const std::vector<Group>& groups, const DemoArgs& a, FileList& 
       h << "</table>\n";
     }
   }
+  for (const auto& g : surgeGroups) surgeSection(h, g, a, files);
   h << "<p class=small>Made by <code>symflow demo</code>. Models: models/*.safetensors, each with a model card "
        "(models/*.md) giving the command that trained it.</p>\n</body></html>\n";
   return h.str();
@@ -277,6 +492,7 @@ void run(const DemoArgs& a) {
   if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif
   require(a.sounds >= 1 && a.sounds <= 51200, "--sounds must be between 1 and 51200");
+  require(a.surgeSounds >= 1 && a.surgeSounds <= 4096, "--surge-sounds must be between 1 and 4096");
   require(a.threads >= 0 && a.threads <= 1024, "--threads must be in [0, 1024] (0: default)");
   require(a.show >= 0, "--show must be >= 0");
   require(a.samples >= 1 && a.samples <= 1024, "--samples must be between 1 and 1024");
@@ -296,7 +512,25 @@ void run(const DemoArgs& a) {
   std::sort(paths.begin(), paths.end());
   require(!paths.empty(), (a.models.empty() ? "" : "--models ") + dir + ": no *.safetensors models");
   std::vector<Group> groups;
+  std::vector<SurgeGroup> surgeGroups;
   for (const auto& p : paths) {
+    if (train::readModelTask(p.string()) == "surge-simple") {
+      auto model = train::loadSurgeModel(p.string());
+      const auto& c = model->config();
+      auto it = std::find_if(surgeGroups.begin(), surgeGroups.end(), [&](const SurgeGroup& g) {
+        return g.cfg.sampleRate == c.sampleRate && g.cfg.seconds == c.seconds;
+      });
+      if (it == surgeGroups.end()) {
+        surgeGroups.push_back(SurgeGroup{c, {}, {}});
+        it = surgeGroups.end() - 1;
+      }
+      SurgeEntry e;
+      e.file = p.filename().string();
+      e.label = models::toString(c.kind);
+      e.model = std::move(model);
+      it->entries.push_back(std::move(e));
+      continue;
+    }
     auto model = train::loadKOscModel(p.string());
     const auto& c = model->config();
     auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.k == c.k && g.variant == c.variant; });
@@ -313,14 +547,18 @@ void run(const DemoArgs& a) {
   std::sort(groups.begin(), groups.end(), [](const Group& x, const Group& y) {
     return std::make_pair(x.k, int(x.variant)) < std::make_pair(y.k, int(y.variant));
   });
-  std::cerr << "demo: " << paths.size() << " models from " << dir << ", " << groups.size() << " task settings\n";
+  std::cerr << "demo: " << paths.size() << " models from " << dir << ", " << groups.size() + surgeGroups.size()
+            << " task settings\n";
   const auto t0 = std::chrono::steady_clock::now();
   for (auto& g : groups) runGroup(g, a, so);
+  for (auto& g : surgeGroups) runSurgeGroup(g, a, so);
   for (const auto& g : groups) printTable(g, std::cout);
+  for (const auto& g : surgeGroups) printSurgeTable(g, std::cout);
   FileList files;
-  const std::string index = page(groups, a, files);
+  const std::string index = page(groups, surgeGroups, a, files);
   fs::create_directories(fs::path(a.out) / "img", ec);
   if (!ec) fs::create_directories(fs::path(a.out) / "audio", ec);
+  if (!ec && !surgeGroups.empty()) fs::create_directories(fs::path(a.out) / "params", ec);
   if (ec) throw Error("--out " + a.out + ": cannot create the folder (" + ec.message() + ")");
   for (const auto& [rel, bytes] : files) {
     io::AtomicFileWriter w(a.out + "/" + rel);
@@ -330,19 +568,21 @@ void run(const DemoArgs& a) {
   io::AtomicFileWriter w(a.out + "/index.html");
   w.write(index.data(), index.size());
   w.commit();
-  std::cout << "\nwrote " << a.out << "/index.html (" << files.size() << " images and sounds beside it) in "
+  std::cout << "\nwrote " << a.out << "/index.html (" << files.size() << " images, sounds and parameter files beside it) in "
             << fixed(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1) << " s\n";
 }
 
 symflow::cli::RegisterCommand reg(
-    "demo", "Invert held-out k-osc sounds with every shipped model; print a table and write an HTML page",
+    "demo", "Invert held-out sounds with every shipped model (k-osc, surge-simple); print tables, write an HTML page",
     [](CLI::App& app) {
       auto a = std::make_shared<DemoArgs>();
       app.add_option("--models", a->models, "Folder of *.safetensors models (default: ./models, else the source tree's)");
       app.add_option("--out", a->out, "Output folder of the page")->capture_default_str();
-      app.add_option("--sounds", a->sounds, "Held-out sounds per task setting (table)")->capture_default_str();
+      app.add_option("--sounds", a->sounds, "Held-out sounds per k-osc setting (table)")->capture_default_str();
+      app.add_option("--surge-sounds", a->surgeSounds, "Held-out sounds per surge-simple setting (table)")
+          ->capture_default_str();
       app.add_option("--show", a->show, "Sounds shown on the page with audio and images")->capture_default_str();
-      app.add_option("--samples,-n", a->samples, "Candidates per sound for flows (best by LSD)")->capture_default_str();
+      app.add_option("--samples,-n", a->samples, "Candidates per sound for flows and random (best by LSD, surge: MSS)")->capture_default_str();
       app.add_option("--steps", a->steps, "ODE solver steps")->capture_default_str();
       app.add_option("--cfg,--guidance", a->guidance, "Classifier-free guidance weight")->capture_default_str();
       app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();

@@ -9,10 +9,9 @@ if(TARGET test_audio_fft)
   if(SYMFLOW_FFTW_INCLUDE_DIR AND SYMFLOW_FFTW3_LIB AND SYMFLOW_FFTW3F_LIB)
     add_executable(test_audio_fft_fftw ${CMAKE_CURRENT_SOURCE_DIR}/test_audio_fft.cpp)
     target_include_directories(test_audio_fft_fftw PRIVATE ${SYMFLOW_FFTW_INCLUDE_DIR})
-    target_link_libraries(test_audio_fft_fftw PRIVATE symflow_dev doctest::doctest
+    target_link_libraries(test_audio_fft_fftw PRIVATE symflow_dev symflow_doctest_main
                           ${SYMFLOW_FFTW3F_LIB} ${SYMFLOW_FFTW3_LIB})
-    target_compile_definitions(test_audio_fft_fftw PRIVATE DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-                               SYMFLOW_USE_FFTW SYMFLOW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+    target_compile_definitions(test_audio_fft_fftw PRIVATE SYMFLOW_USE_FFTW SYMFLOW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
     add_test(NAME test_audio_fft_fftw COMMAND test_audio_fft_fftw)
   endif()
 endif()

@@ -3,6 +3,7 @@
 #   sh fuzz/make_corpus.sh SYMFLOW_BINARY MAKE_AUDIO_SEEDS_BINARY
 # (the release `symflow` and build-fuzz/fuzz/make_audio_seeds). Takes about a minute.
 #   kosc_model   `symflow export` of tiny models (k = 2, width 4, 1 training step) of every kind
+#   surge_model  `symflow export` of tiny surge-simple models (width 8, 1 step) of the three kinds
 #   safetensors  those plus a training checkpoint (with Adam moments), the same without its
 #                checksums, and a PyTorch-style file (layer.weight, layer.bias, I64 counter)
 #   json         the JSON headers of those files, a train.jsonl row, params and invert JSON
@@ -19,7 +20,7 @@ C=$(pwd)/corpus
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 rm -rf "$C"
-mkdir -p "$C/kosc_model" "$C/safetensors" "$C/json" "$C/params_json" "$C/audio"
+mkdir -p "$C/kosc_model" "$C/surge_model" "$C/safetensors" "$C/json" "$C/params_json" "$C/audio"
 
 tiny="--k 2 --steps 1 --batch 4 --encoder spectral-mlp --embed-dim 4 --spectral-width 4 --spectral-blocks 1
       --dit-width 4 --dit-heads 1 --dit-ff 4 --dit-layers 1 --mlp-width 4 --mlp-blocks 1 --head-width 4
@@ -30,6 +31,14 @@ for m in cnf-param2tok cnf-equivariant cnf-mlp ffn-mse ffn-sort ffn-chamfer; do
   "$S" export --model "$T/$m.safetensors" --out "$C/kosc_model/$m.safetensors" >/dev/null
 done
 "$S" export --model "$T/cnf-param2tok.safetensors" --out "$T/asym.safetensors" >/dev/null
+tiny_surge="--task surge-simple --steps 1 --batch 2 --ast-width 8 --ast-layers 1 --ast-heads 1 --ast-ff 8
+      --dit-width 8 --dit-heads 1 --dit-ff 8 --dit-layers 1 --tokens 4 --mlp-width 8 --mlp-blocks 1 --head-width 8
+      --head-blocks 1 --quiet --threads 1 --checkpoint-every 0"
+for m in cnf-param2tok cnf-mlp ffn; do
+  # shellcheck disable=SC2086
+  OMP_NUM_THREADS=1 "$S" train --model "$m" $tiny_surge --out "$T/surge-$m.safetensors" >/dev/null
+  "$S" export --model "$T/surge-$m.safetensors" --out "$C/surge_model/$m.safetensors" >/dev/null
+done
 cp "$C/kosc_model/cnf-param2tok.safetensors" "$C/safetensors/model.safetensors"
 cp "$T/cnf-param2tok.safetensors" "$C/safetensors/checkpoint.safetensors"
 python3 - "$C" "$T" <<'PY'

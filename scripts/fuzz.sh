@@ -6,7 +6,7 @@
 # corpus size and findings; the lines are also in WORK/summary.txt.
 #
 #   sh scripts/fuzz.sh [SECONDS] [NAME ...]     default: 600 s, every harness
-#     NAME: json, safetensors, kosc_model, audio, params_json
+#     NAME: json, safetensors, kosc_model, surge_model, audio, params_json
 #   SYMFLOW_FUZZ_BUILD_DIR  build folder (default: build-fuzz)
 #   SYMFLOW_FUZZ_WORK       work folder: grown corpora, logs, crash files (default: BUILD/fuzz-work)
 #   SYMFLOW_FUZZ_RUNS       also stop after this many executions per harness (default: no limit)
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SECONDS_EACH=${1:-600}
 [ $# -gt 0 ] && shift
-NAMES=${*:-json safetensors params_json audio kosc_model}
+NAMES=${*:-json safetensors params_json audio kosc_model surge_model}
 BUILD=${SYMFLOW_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 WORK=${SYMFLOW_FUZZ_WORK:-$BUILD/fuzz-work}
 if ! command -v clang++ >/dev/null 2>&1; then
@@ -43,7 +43,7 @@ for n in $NAMES; do
   mkdir -p "$dir/corpus"
   [ -d "fuzz/corpus/$n" ] && cp "fuzz/corpus/$n"/* "$dir/corpus/" 2>/dev/null || true
   dict=""
-  case $n in json | safetensors | kosc_model | params_json) dict="-dict=$ROOT/fuzz/json.dict" ;; esac
+  case $n in json | safetensors | kosc_model | surge_model | params_json) dict="-dict=$ROOT/fuzz/json.dict" ;; esac
   runs=""
   [ -n "${SYMFLOW_FUZZ_RUNS:-}" ] && runs="-runs=$SYMFLOW_FUZZ_RUNS"
   # -timeout: one input taking longer is a finding (a hang); -rss_limit_mb: so is using more memory.

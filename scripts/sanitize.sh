@@ -16,7 +16,7 @@ BUILD=${SYMFLOW_ASAN_BUILD_DIR:-$ROOT/build-asan}
 JOBS=$(nproc 2>/dev/null || echo 2)
 # The CI subset: every reader of outside files (JSON, safetensors / checkpoints, WAV, PNG, the
 # audio reader of `symflow invert`), the fuzz regression cases and the hand-written GEMM kernel
-# (xsimd, raw pointers). Together about 230 s of compiler CPU time, under 2 minutes on 2 cores.
+# (xsimd, raw pointers). Under 2 minutes to build and run on 2 cores (see docs/reliability.md).
 CI_SUITES="test_io_json test_io_checkpoint test_io_wav test_io_png test_cli_audio_input test_fuzz_regressions
 test_core_gemm"
 

@@ -98,13 +98,14 @@ TEST_CASE("fuzz seed corpora are accepted (every seed is a file symflow wrote)")
     const std::string bytes = readBytes(path);
     CHECK(errorOf([&] { io::SafetensorsView::parse(bytes.data(), bytes.size(), path); }) == "");
   }
-  for (const auto& path : filesIn(kCorpus + "kosc_model")) {
-    CAPTURE(path);
-    const std::string bytes = readBytes(path);
-    io::ReadOptions strict;
-    strict.requireChecksum = true;
-    CHECK(errorOf([&] { io::SafetensorsView::parse(bytes.data(), bytes.size(), path, strict); }) == "");
-  }
+  for (const char* dir : {"kosc_model", "surge_model"})
+    for (const auto& path : filesIn(kCorpus + dir)) {
+      CAPTURE(path);
+      const std::string bytes = readBytes(path);
+      io::ReadOptions strict;
+      strict.requireChecksum = true;
+      CHECK(errorOf([&] { io::SafetensorsView::parse(bytes.data(), bytes.size(), path, strict); }) == "");
+    }
   for (const auto& path : filesIn(kCorpus + "audio")) {
     CAPTURE(path);
     CHECK(loadAudio(readBytes(path), path) == "");

@@ -135,10 +135,12 @@ TEST_CASE("MultiheadAttention is equivariant to token permutations within each s
     mha.init(rng);
     const Mat<double> x = testing::randomMatrix<double>(d, n * B, rng);
     const auto source = test::permutationWithinSamples(B, n, rng);
+    // Named: the cache keeps a view of forward's input until backward (InputView's contract).
+    const Mat<double> xp = test::permuteColumns(x, source);
     Mat<double> y, yp;
     nn::MultiheadAttention<double>::Cache c;
     mha.forward(x, n, y, c);
-    mha.forward(test::permuteColumns(x, source), n, yp, c);
+    mha.forward(xp, n, yp, c);
     const Mat<double> expected = test::permuteColumns(y, source);
     CHECK((yp - expected).cwiseAbs().maxCoeff() < 1e-13);
     CHECK((yp - y).cwiseAbs().maxCoeff() > 1e-3);  // the permutation did move tokens
@@ -148,7 +150,7 @@ TEST_CASE("MultiheadAttention is equivariant to token permutations within each s
     Mat<double> dx, dxp;
     mha.forward(x, n, y, c);
     mha.backward(c, R, dx);
-    mha.forward(test::permuteColumns(x, source), n, yp, c);
+    mha.forward(xp, n, yp, c);
     mha.backward(c, test::permuteColumns(R, source), dxp);
     CHECK((dxp - test::permuteColumns(dx, source)).cwiseAbs().maxCoeff() < 1e-13);
   }

@@ -26,10 +26,12 @@ if ! command -v clang++ >/dev/null 2>&1; then
   echo "fuzz.sh: clang++ not found (scripts/setup.sh installs clang); skipped" >&2
   exit 77
 fi
-cmake -S . -B "$BUILD" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DSYMFLOW_FUZZ=ON \
+# Debug (no NDEBUG: assertions on) with line tables instead of full -g (fuzz/CMakeLists.txt).
+cmake -S . -B "$BUILD" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only -DSYMFLOW_FUZZ=ON \
   -DSYMFLOW_BUILD_TESTS=OFF -DSYMFLOW_BUILD_EXAMPLES=OFF -DSYMFLOW_BUILD_BENCH=OFF >/dev/null
 targets=""
 for n in $NAMES; do targets="$targets fuzz_$n"; done
+[ $# -eq 0 ] && targets=fuzz_all  # every harness: one target, built in parallel
 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" --target $targets >/dev/null
 
 export LSAN_OPTIONS="suppressions=$ROOT/fuzz/lsan.supp:print_suppressions=0"

@@ -34,7 +34,7 @@ for f in m.safetensors m.prev.safetensors m.jsonl m.csv; do
   [ -s "run/$f" ] || fail "train --out run/m.safetensors did not write run/$f"
 done
 [ ! -e run/model.safetensors ] || fail "the file form also wrote run/model.safetensors"
-[ "$(head -n 1 run/m.csv)" = "step,loss,data,penalty,grad_norm,lr,seconds,data_wait" ] ||
+[ "$(head -n 1 run/m.csv)" = "step,loss,data,penalty,grad_norm,lr,seconds,data_wait,groups_own,groups_separation,groups_equivariance,groups_score" ] ||
   fail "m.csv header is '$(head -n 1 run/m.csv)'"
 [ "$(lines run/m.csv)" = 4 ] || fail "m.csv has $(lines run/m.csv) lines, expected header + 3 rows"
 [ "$(lines run/m.jsonl)" = 3 ] || fail "m.jsonl has $(lines run/m.jsonl) lines, expected 3"
@@ -50,6 +50,19 @@ for p in osc1_freq osc1_amp osc1_shape osc2_freq osc2_amp osc2_shape; do
 done
 grep -q "token_1" inspect.txt || fail "the inspect table has no token_1 column"
 grep -q "^symmetry: .* of 2 oscillators" inspect.txt || fail "inspect has no symmetry summary"
+grep -q "^grouping: [0-2] of 2 oscillators grouped.*score [0-9.]*" inspect.txt || fail "inspect has no grouping line"
+# --json: the grouping numbers, the same as the last row of the training log
+"$SYMFLOW" inspect --model run/m.safetensors --json g.json > /dev/null 2> inspect_err.txt ||
+  fail "inspect --json exited $?: $(cat inspect_err.txt)"
+for key in '"own":' '"score":' '"separation":' '"equivariance":' '"own_token":'; do
+  grep -q "$key" g.json || fail "inspect --json has no $key: $(cat g.json)"
+done
+json_score=$(sed 's/.*"score": *\([-0-9.e]*\).*/\1/' g.json)
+csv_score=$(tail -n 1 run/m.csv | cut -d, -f12)
+python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if abs(a - b) < 1e-6 else 1)" \
+  "$json_score" "$csv_score" || fail "inspect --json score $json_score differs from the log's last groups_score $csv_score"
+"$SYMFLOW" inspect --model run/m.safetensors --json - > stdout_json.txt 2> /dev/null || fail "inspect --json - failed"
+grep -q '"task": *"kosc"' stdout_json.txt || fail "inspect --json - printed no JSON: $(cat stdout_json.txt)"
 [ "$(head -n 1 a.csv)" = "parameter,token_0,token_1" ] || fail "a.csv header is '$(head -n 1 a.csv)'"
 [ "$(lines a.csv)" = 7 ] || fail "a.csv has $(lines a.csv) lines, expected header + 3k = 6 rows"
 grep -q "^osc2_shape,[-0-9.e]*,[-0-9.e]*$" a.csv || fail "a.csv has no numeric osc2_shape row"

@@ -1,10 +1,10 @@
 // What `symflow inspect` relies on: KOscModel::param2TokAssignment() (the "assign" tensor of
 // cnf-param2tok, nothing for other models), and the grouping rules of
-// examples/symflow/token_groups.hpp on hand-made Param2Tok assignments: which parameters a
+// include/symflow/metrics/token_groups.hpp on hand-made Param2Tok assignments: which parameters a
 // token reads, and which oscillators got a token of their own.
 #include <doctest/doctest.h>
 
-#include "../examples/symflow/token_groups.hpp"
+#include "symflow/metrics/token_groups.hpp"
 #include "symflow/models/kosc_model.hpp"
 
 using namespace symflow;
@@ -71,12 +71,12 @@ TEST_CASE("token groups: one token per oscillator (permuted, with small leakage)
   Mat<float> A = blockAssignment(k, {2, 0, 1}, 0.8f, 0.04f);
   A(1, 0) = -0.04f;  // negative leakage is leakage too
   A(0, 4) = -0.8f;   // a negative weight still counts (|A|): token 0 reads osc2_amp
-  const auto g = cli::tokenGroups(A, k, 0.1);
+  const auto g = metrics::tokenGroups(A, k, 0.1);
   CHECK(g.numOwn() == 3);
   CHECK(g.ownToken == std::vector<Index>{2, 0, 1});
   for (Index p = 0; p < 3 * k; ++p) CHECK(g.reads[2][size_t(p)] == (p % k == 0));
   // a threshold below the leakage makes every token read everything: nothing discovered
-  const auto loose = cli::tokenGroups(A, k, 0.01);
+  const auto loose = metrics::tokenGroups(A, k, 0.01);
   CHECK(loose.numOwn() == 0);
   for (const auto& row : loose.reads)
     for (bool r : row) CHECK(r);
@@ -87,7 +87,7 @@ TEST_CASE("token groups: the near-invariant init reads everything, nothing is di
   Mat<float> A(2, 6);
   A << 0.2887f, 0.2880f, 0.2890f, 0.2879f, 0.2885f, 0.2883f,  //
       0.2881f, 0.2889f, 0.2884f, 0.2886f, 0.2878f, 0.2882f;
-  const auto g = cli::tokenGroups(A, k, 0.1);
+  const auto g = metrics::tokenGroups(A, k, 0.1);
   CHECK(g.numOwn() == 0);
   CHECK(g.ownToken == std::vector<Index>{-1, -1});
 }
@@ -96,12 +96,12 @@ TEST_CASE("token groups: split and shared oscillators are not counted") {
   const Index k = 3;
   // oscillators 0 and 1 share token 0; oscillator 2 alone on token 2; token 1 reads nothing
   Mat<float> A = blockAssignment(k, {0, 0, 2});
-  auto g = cli::tokenGroups(A, k, 0.1);
+  auto g = metrics::tokenGroups(A, k, 0.1);
   CHECK(g.ownToken == std::vector<Index>{-1, -1, 2});
   for (bool r : g.reads[1]) CHECK_FALSE(r);  // an all-zero row reads nothing
   // oscillator 2's shape moved to token 1: its parameters are split over two tokens
   A(2, 2 * k + 2) = 0, A(1, 2 * k + 2) = 1;
-  g = cli::tokenGroups(A, k, 0.1);
+  g = metrics::tokenGroups(A, k, 0.1);
   CHECK(g.numOwn() == 0);
 }
 
@@ -110,9 +110,37 @@ TEST_CASE("token groups: more tokens than oscillators, and bad arguments") {
   Mat<float> A = Mat<float>::Zero(3, 6);  // 3 tokens: oscillator 0 on token 1, oscillator 1 on token 2
   for (Index s = 0; s < 3; ++s) A(1, s * k + 0) = 0.5f, A(2, s * k + 1) = 0.3f;
   A(0, 0) = 1.0f;  // token 0 reads only osc1_freq: not a token of its own for oscillator 0
-  const auto g = cli::tokenGroups(A, k, 0.1);
+  const auto g = metrics::tokenGroups(A, k, 0.1);
   CHECK(g.ownToken == std::vector<Index>{1, 2});
-  CHECK_THROWS_AS(cli::tokenGroups(A, 3, 0.1), Error);  // 6 columns are not 3k for k = 3
-  CHECK_THROWS_AS(cli::tokenGroups(A, k, 0.0), Error);  // threshold must be > 0
-  CHECK_THROWS_AS(cli::tokenGroups(A, k, 1.5), Error);  // and <= 1
+  CHECK_THROWS_AS(metrics::tokenGroups(A, 3, 0.1), Error);  // 6 columns are not 3k for k = 3
+  CHECK_THROWS_AS(metrics::tokenGroups(A, k, 0.0), Error);  // threshold must be > 0
+  CHECK_THROWS_AS(metrics::tokenGroups(A, k, 1.5), Error);  // and <= 1
+}
+
+TEST_CASE("k-osc grouping score: perfect blocks 1, near-invariant init 0, the issue's defect in between") {
+  const Index k = 4;
+  const auto perfect = metrics::kOscGrouping(blockAssignment(k, {1, 3, 0, 2}), k);
+  CHECK(perfect.own == 4);
+  CHECK(perfect.score == doctest::Approx(1.0));
+  Mat<float> uniform = Mat<float>::Constant(k, 3 * k, 0.29f);
+  const auto init = metrics::kOscGrouping(uniform, k);
+  CHECK(init.own == 0);
+  CHECK(init.score == doctest::Approx(0.0).epsilon(1e-9));
+  // Each frequency on a token of its own, but the amplitudes and shapes on another oscillator's
+  // token (issue 19's finding): sparse, yet the oscillators are not grouped.
+  Mat<float> wrong = Mat<float>::Zero(k, 3 * k);
+  for (Index i = 0; i < k; ++i) {
+    wrong(i, i) = 1.0f;                        // freq_i -> token i
+    wrong((i + 1) % k, k + i) = 1.0f;          // amp_i -> token i+1
+    wrong((i + 2) % k, 2 * k + i) = 1.0f;      // shape_i -> token i+2
+  }
+  const auto bad = metrics::kOscGrouping(wrong, k);
+  CHECK(bad.own == 0);
+  CHECK(bad.separation < 0.2);
+  CHECK(bad.score < perfect.score);
+  // Graded: leakage of 30 % lowers the score below 1 but keeps it well above the defect.
+  const auto leaky = metrics::kOscGrouping(blockAssignment(k, {0, 1, 2, 3}, 1.0f, 0.3f), k);
+  CHECK(leaky.own == 0);
+  CHECK(leaky.score > 0.3);
+  CHECK(leaky.score < 0.95);
 }

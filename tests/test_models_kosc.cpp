@@ -32,6 +32,27 @@ TEST_CASE("k-osc model config round-trips through JSON and refuses bad configs")
   CHECK_THROWS_WITH_AS(KOscModelConfig::fromJson(v), doctest::Contains("'k'"), Error);
 }
 
+TEST_CASE("k-osc model config: spectral input normalization and Param2Tok init keys") {
+  KOscModelConfig c = tinyConfig(models::ModelKind::CnfParam2Tok);
+  CHECK((c.spectralInputNorm == nn::SpectralInputNorm::PerBin));  // new models: the peer's encoder
+  CHECK_FALSE(c.spectralFinalNorm);
+  c.p2tInit = nn::Param2TokInit::Random;
+  json::Value v = c.toJson();
+  KOscModelConfig d = KOscModelConfig::fromJson(v);
+  CHECK((d.spectralInputNorm == nn::SpectralInputNorm::PerBin));
+  CHECK((d.p2tInit == nn::Param2TokInit::Random));
+  // A file written before these keys existed describes the per-sound LayerNorm, final norm, authors' init.
+  json::Value old = json::Value::object();
+  for (const auto& [key, val] : v.asObject())
+    if (key != "spectral_input_norm" && key != "spectral_final_norm" && key != "p2t_init") old.set(key, val);
+  KOscModelConfig e = KOscModelConfig::fromJson(old);
+  CHECK((e.spectralInputNorm == nn::SpectralInputNorm::PerSound));
+  CHECK(e.spectralFinalNorm);
+  CHECK((e.p2tInit == nn::Param2TokInit::Authors));
+  v.set("spectral_input_norm", "per-song");
+  CHECK_THROWS_WITH_AS(KOscModelConfig::fromJson(v), doctest::Contains("per-song"), Error);
+}
+
 // A k = 2 training batch of B sounds from the stream of `seed`, with its |rFFT| features.
 struct FeatureBatch {
   synth::KOscBatch<float> batch;
@@ -43,6 +64,46 @@ FeatureBatch featureBatch(std::uint64_t seed, Index B) {
   audio::RealFft<float> fft(1024);
   models::kOscFeatures<float>(fb.batch.signals, fft, fb.features);
   return fb;
+}
+
+TEST_CASE("per-bin input statistics: measured, used and saved with the model") {
+  const auto [batch, features] = featureBatch(11, 64);
+  for (auto kind : {models::ModelKind::FfnMse, models::ModelKind::CnfParam2Tok}) {
+    Rng rng(3);
+    auto m = models::makeKOscModel(tinyConfig(kind), &rng);
+    REQUIRE(m->inputStandardizer() != nullptr);
+    CHECK_FALSE(m->inputStandardizer()->measured());
+    Mat<float> before;
+    models::SampleOptions so;
+    so.steps = 2;
+    Rng r1(9);
+    m->predict(features, so, r1, before);
+    CHECK(m->fitInputStatistics(features));
+    CHECK(m->inputStandardizer()->measured());
+    // Bin 0 (DC) of log(|X| + 1e-5): its mean over the batch.
+    double mean0 = 0;
+    for (Index b = 0; b < features.cols(); ++b) mean0 += std::log(double(features(0, b)) + 1e-5);
+    CHECK(m->inputStandardizer()->mean()[0] == doctest::Approx(mean0 / double(features.cols())).epsilon(1e-5));
+    Mat<float> after;
+    Rng r2(9);
+    m->predict(features, so, r2, after);
+    CHECK((after - before).cwiseAbs().maxCoeff() > 1e-4);  // the statistics are used
+    char path[] = "/tmp/symflow_kosc_stats_XXXXXX";
+    close(mkstemp(path));
+    io::saveCheckpoint<float>(path, *m, nullptr, {{"symflow_model_config", json::dump(m->config().toJson())}});
+    auto fresh = models::makeKOscModel(m->config(), &rng);
+    io::loadCheckpoint<float>(path, *fresh, nullptr);
+    CHECK(fresh->inputStandardizer()->mean() == m->inputStandardizer()->mean());
+    CHECK(fresh->inputStandardizer()->var() == m->inputStandardizer()->var());
+    std::remove(path);
+  }
+  // The CNN encoder and the per-sound LayerNorm have nothing to measure.
+  Rng rng(4);
+  KOscModelConfig c = tinyConfig(models::ModelKind::FfnMse);
+  c.spectralInputNorm = nn::SpectralInputNorm::PerSound;
+  CHECK_FALSE(models::makeKOscModel(c, &rng)->fitInputStatistics(features));
+  CHECK(models::makeKOscModel(tinyConfig(models::ModelKind::FfnMse, models::EncoderKind::Cnn), &rng)
+            ->inputStandardizer() == nullptr);
 }
 
 TEST_CASE("every k-osc model builds, steps, predicts and round-trips a checkpoint") {

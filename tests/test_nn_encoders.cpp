@@ -264,17 +264,26 @@ TEST_CASE("CnnEncoder smaller configurations and refusals") {
   CHECK_THROWS_AS(nn::CnnEncoder<double>{cfg}, Error);
 }
 
-TEST_CASE("SpectralMlpEncoder: names, log compression and gradients") {
-  for (int variant = 0; variant < 3; ++variant) {
-    const bool logCompress = variant != 1, inputNorm = variant != 2;
-    CAPTURE(logCompress);
-    CAPTURE(inputNorm);
+TEST_CASE("SpectralMlpEncoder: names, log compression, input normalizations and gradients") {
+  using N = nn::SpectralInputNorm;
+  struct Variant {
+    bool logCompress;
+    N norm;
+    bool finalNorm;
+  };
+  for (const Variant v : {Variant{true, N::PerSound, true}, Variant{false, N::PerSound, true},
+                          Variant{true, N::None, true}, Variant{true, N::PerBin, false},
+                          Variant{false, N::PerBin, true}}) {
+    CAPTURE(v.logCompress);
+    CAPTURE(nn::toString(v.norm));
+    CAPTURE(v.finalNorm);
     nn::SpectralMlpEncoder<double>::Config cfg;
-    cfg.inputNorm = inputNorm;
+    cfg.inputNorm = v.norm;
+    cfg.finalNorm = v.finalNorm;
     cfg.width = 32;
     cfg.nBlocks = 2;
     cfg.dOut = 16;
-    cfg.logCompress = logCompress;
+    cfg.logCompress = v.logCompress;
     nn::SpectralMlpEncoder<double> enc(cfg);
     ParamStore<double> store(enc);
     Rng rng(46);
@@ -282,15 +291,32 @@ TEST_CASE("SpectralMlpEncoder: names, log compression and gradients") {
     auto t = listTensors<double>(enc);
     CHECK(t.front().name == "input.weight");
     CHECK(t.front().shape == std::vector<Index>{32, 513});
-    CHECK(t.back().name == "output.bias");
+    bool hasFinalNorm = false, hasStats = false;
+    for (const auto& x : t) {
+      hasFinalNorm = hasFinalNorm || x.name == "norm.weight";
+      hasStats = hasStats || x.name == "input_norm.mean";
+    }
+    CHECK(hasFinalNorm == v.finalNorm);
+    CHECK(hasStats == (v.norm == N::PerBin));
+    CHECK((enc.inputStandardizer() != nullptr) == (v.norm == N::PerBin));
     Mat<double> x = randomSpectrum<double>(513, 3, rng);
     x.array() += 0.05;  // keep log(x + eps) smooth within the finite-difference step
+    if (v.norm == N::PerBin) {
+      // Statistics of u = log(x + eps) (or x) over a few "training" spectra: each bin's own.
+      Mat<double> train = randomSpectrum<double>(513, 64, rng), u;
+      train.array() += 0.05;
+      enc.compressedInput(train, u);
+      nn::BandStatistics st(513);
+      st.add(u);
+      enc.inputStandardizer()->setStatistics(st);
+      CHECK(enc.inputStandardizer()->mean()[5] == doctest::Approx(u.row(5).mean()).epsilon(1e-12));
+    }
     auto results = checkModel(enc, store, x, rng, 200, 20);
     for (const auto& r : results) {
       INFO(r.summary());
       CHECK(r.ok);
     }
-    if (logCompress) {
+    if (v.logCompress) {
       // The network sees log(x + eps): scaling the spectrum shifts u by a constant.
       Mat<double> y;
       nn::SpectralMlpEncoder<double>::Cache c;
@@ -299,17 +325,20 @@ TEST_CASE("SpectralMlpEncoder: names, log compression and gradients") {
       Mat<double> neg = x;
       neg(3, 0) = -0.5;
       CHECK_THROWS_AS(enc.forward(neg, y, c), Error);
-      // With the input LayerNorm a gain change (a constant shift of log x, up to eps) is
-      // normalized away; without it the embedding moves.
+      // With the per-sound LayerNorm a gain change (a constant shift of log x, up to eps) is
+      // normalized away: the sound's level is lost. The per-bin training statistics and no
+      // normalization keep it (k-osc's amplitudes set the level).
       Mat<double> y10;
       enc.forward(Mat<double>(1000.0 * x), y10, c);
       const double change = (y10 - y).cwiseAbs().maxCoeff();
-      if (inputNorm)
+      if (v.norm == N::PerSound)
         CHECK(change < 1e-3);
       else
         CHECK(change > 1e-2);
     }
   }
+  CHECK((nn::parseSpectralInputNorm("per-bin") == N::PerBin));
+  CHECK_THROWS_WITH_AS(nn::parseSpectralInputNorm("layer"), doctest::Contains("per-bin, per-sound or none"), Error);
 }
 
 TEST_CASE("SpectralMlpEncoder default size is cheap") {

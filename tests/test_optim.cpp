@@ -240,3 +240,30 @@ TEST_CASE("cosine schedule: endpoints, midpoint, monotonicity") {
   CHECK_THROWS_AS(s.lr(-1), Error);
   CHECK(optim::ConstantSchedule(0.5).lr(12345) == 0.5);
 }
+
+TEST_CASE("Adam learning-rate segments: each range moves as an Adam at factor x lr") {
+  const Index n = 37;
+  Rng rng(21);
+  Vec<float> w0(n), g(n);
+  for (Index i = 0; i < n; ++i) w0[i] = float(rng.normal()), g[i] = float(rng.normal());
+  optim::Adam<float> grouped(n), plain(n), fast(n);
+  grouped.setLrMultipliers({{20, 9, 10.0}, {3, 5, 0.0}});  // unsorted on purpose
+  Vec<float> wg = w0, wp = w0, wf = w0;
+  for (int s = 0; s < 3; ++s) {
+    grouped.step(wg.data(), g.data(), n, 1e-3);
+    plain.step(wp.data(), g.data(), n, 1e-3);
+    fast.step(wf.data(), g.data(), n, 1e-2);
+  }
+  for (Index i = 0; i < n; ++i) {
+    CAPTURE(i);
+    if (i >= 3 && i < 8)
+      CHECK(wg[i] == w0[i]);  // factor 0: frozen
+    else if (i >= 20 && i < 29)
+      CHECK(wg[i] == doctest::Approx(wf[i]).epsilon(1e-6));
+    else
+      CHECK(wg[i] == wp[i]);
+  }
+  CHECK_THROWS_AS(grouped.setLrMultipliers({{0, 10, 1.0}, {5, 10, 2.0}}), Error);  // overlap
+  CHECK_THROWS_AS(grouped.setLrMultipliers({{30, 10, 1.0}}), Error);               // past the end
+  CHECK_THROWS_AS(grouped.setLrMultipliers({{0, 1, -1.0}}), Error);
+}

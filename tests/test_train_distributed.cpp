@@ -281,3 +281,36 @@ TEST_CASE("surge renderer: any range of a batch renders the same sounds as the w
   }
   CHECK(r.render(7, 4, 6).params != all.params);  // another step, other sounds
 }
+
+TEST_CASE("Param2Tok training knobs: the assignment's learning-rate factor and the penalty warm-up") {
+  const auto cfg = tinyKOsc(models::ModelKind::CnfParam2Tok);
+  Rng initRng = Rng(5).fork(train::kInitDomain);
+  auto init = models::makeKOscModel(cfg, &initRng);
+  const Mat<float> A0 = *init->param2TokAssignment();
+  // factor 0 freezes A (and only A: the other weights move)
+  const std::string frozen = freshDir("p2t_frozen");
+  auto o = options(frozen, 8, 3);
+  o.assignLrMult = 0;
+  runRanks<train::KOscTrainer>(1, cfg, o);
+  auto m = train::loadKOscModel(train::checkpointPath(frozen));
+  CHECK((*m->param2TokAssignment() - A0).cwiseAbs().maxCoeff() == 0.0f);
+  CHECK(relativeDifference(weightsOf(*m), weightsOf(*init)) > 1e-4);
+  // factor 1 moves A; the warm-up scales the logged penalty by (s + 1) / W at step s
+  const std::string moving = freshDir("p2t_moving");
+  o = options(moving, 8, 3);
+  o.penaltyWarmup = 100;
+  runRanks<train::KOscTrainer>(1, cfg, o);
+  auto m2 = train::loadKOscModel(train::checkpointPath(moving));
+  CHECK((*m2->param2TokAssignment() - A0).cwiseAbs().maxCoeff() > 1e-5f);
+  const auto penalty = csvColumn(train::TrainPaths::of(moving).csvLog, 3);
+  REQUIRE(penalty.size() == 3);
+  // the penalty of step s is weight x (s + 1) / 100 x mean|A| (A before the step's update)
+  CHECK(penalty[0] == doctest::Approx(0.01 * 0.01 * double(A0.cwiseAbs().mean())).epsilon(1e-3));
+  CHECK(penalty[2] / penalty[0] == doctest::Approx(3.0).epsilon(0.01));
+  // the settings are part of the run: a resumed run keeps them (stored in the checkpoint)
+  io::Metadata meta;
+  train::loadKOscModel(train::checkpointPath(moving), &meta);
+  CHECK(meta.at("symflow_train_state").find("\"penalty_warmup\":100") != std::string::npos);
+  std::filesystem::remove_all(frozen);
+  std::filesystem::remove_all(moving);
+}

@@ -36,7 +36,7 @@
 #include <sstream>
 
 #include "commands.hpp"
-#include "token_groups.hpp"
+#include "symflow/metrics/token_groups.hpp"
 #include "symflow/io/atomic_file.hpp"
 #include "symflow/io/png.hpp"
 #include "symflow/metrics/symmetry.hpp"
@@ -49,7 +49,7 @@
 namespace {
 
 struct InspectArgs {
-  std::string model, csv, png;
+  std::string model, csv, png, json;
   double threshold = 0.1;
 };
 
@@ -84,6 +84,15 @@ std::string trainedSteps(const symflow::io::Metadata& meta, const std::string& p
 }
 
 /// The raw A values as CSV: "parameter,token_0,...", one row per parameter.
+/// --json FILE ("-": standard output): the grouping numbers as one JSON object.
+void writeInspectJson(const std::string& path, const symflow::json::Value& v) {
+  const std::string text = symflow::json::dump(v) + "\n";
+  if (path == "-")
+    std::cout << text;
+  else
+    symflow::io::writeFileAtomically(path, text);
+}
+
 void writeAssignmentCsv(const std::string& path, const symflow::Mat<float>& A, const symflow::synth::ParamSpec& spec) {
   using namespace symflow;
   const Index n = A.rows(), P = A.cols();
@@ -160,6 +169,18 @@ void runSurge(const InspectArgs& a) {
               << sc.equivariance << ")\n";
   }
   std::cout.unsetf(std::ios::floatfield);
+  if (!a.json.empty()) {
+    json::Value v = json::Value::object(), arr = json::Value::array();
+    v.set("task", "surge-simple").set("model", "cnf-param2tok").set("tokens", n);
+    for (const auto& sym : spec.symmetries) {
+      const auto sc = metrics::symmetryScore(A, sym);
+      json::Value o = json::Value::object();
+      o.set("name", sym.name).set("score", sc.score).set("separation", sc.separation).set("equivariance", sc.equivariance);
+      arr.push(o);
+    }
+    v.set("symmetries", arr);
+    writeInspectJson(a.json, v);
+  }
   if (!a.csv.empty()) writeAssignmentCsv(a.csv, A, spec);
   if (!a.png.empty()) {
     viz::HeatmapOptions ho;
@@ -214,7 +235,7 @@ void run(const InspectArgs& a) {
   const Index n = A.rows();
   require(A.cols() == P, "the assignment has " + std::to_string(A.cols()) + " columns, expected 3k = " +
                              std::to_string(P));
-  const auto groups = cli::tokenGroups(A, k, a.threshold);
+  const auto groups = metrics::tokenGroups(A, k, a.threshold);
   const auto& reads = groups.reads;  // reads[t][p]: token t reads parameter p
 
   std::cout << "Param2Tok assignment A (" << n << " tokens x " << P << " parameters); '*': the token reads the "
@@ -256,6 +277,20 @@ void run(const InspectArgs& a) {
   if (!without.empty()) std::cout << "; shared or split: " << join(without);
   if (cfg.variant == synth::KOscVariant::Asymmetric) std::cout << " [asymmetric variant: no symmetry declared]";
   std::cout << "\n";
+  const auto grouping = metrics::kOscGrouping(A, k);
+  std::cout << "grouping: " << grouping.own << " of " << k << " oscillators grouped; graded (symmetry score of the "
+            << "oscillator blocks, 1 = perfect): score " << std::fixed << std::setprecision(3) << grouping.score
+            << " (separation " << grouping.separation << ", equivariance " << grouping.equivariance << ")\n";
+  std::cout.unsetf(std::ios::floatfield);
+  if (!a.json.empty()) {
+    json::Value v = json::Value::object(), tokens = json::Value::array();
+    v.set("task", "kosc").set("model", "cnf-param2tok").set("k", k).set("tokens", n).set("threshold", a.threshold);
+    v.set("own", grouping.own).set("discovered", grouping.own == k);
+    v.set("separation", grouping.separation).set("equivariance", grouping.equivariance).set("score", grouping.score);
+    for (Index i = 0; i < k; ++i) tokens.push(json::Value(groups.ownToken[size_t(i)]));
+    v.set("own_token", tokens);
+    writeInspectJson(a.json, v);
+  }
 
   if (!a.csv.empty()) writeAssignmentCsv(a.csv, A, spec);
 }
@@ -266,6 +301,8 @@ symflow::cli::RegisterCommand reg("inspect", "Show the parameter-to-token groupi
   app.add_option("--model", a->model, "Checkpoint written by symflow train")->required();
   app.add_option("--csv", a->csv, "Also write the parameter x token table of A to this CSV file (cnf-param2tok)");
   app.add_option("--png", a->png, "surge-simple cnf-param2tok: also draw A (tokens x parameters) to this PNG file");
+  app.add_option("--json", a->json,
+                 "cnf-param2tok: also write the grouping numbers as JSON to this file (- for standard output)");
   app.add_option("--threshold", a->threshold,
                  "A token reads a parameter when |A| >= this x the token's largest |A|")->capture_default_str();
   app.callback([a] { run(*a); });

@@ -23,6 +23,9 @@ struct TrainArgs {
   double cfgDropout = 0.1;
   bool noOt = false;
   std::string timeBudget;
+  std::string spectralNorm = "per-bin", p2tInit = "authors";
+  bool spectralFinalNorm = false;
+  double p2tPenalty = 0.01;
   long astWidth = 128, astLayers = 4, astHeads = 4, astFf = 256;
   symflow::models::KOscModelConfig sizes;  // encoder / head / MLP widths (defaults: the config's)
   symflow::train::KOscTrainOptions opt;
@@ -56,6 +59,7 @@ void sizeChecks(const TrainArgs& a) {
                          {a.sizes.mlpBlocks, "--mlp-blocks"}, {a.sizes.head.blocks, "--head-blocks"}})
     require(v >= 0 && v <= 256, std::string("train: ") + name + " must be in [0, 256]");
   require(a.tokens >= 0 && a.tokens <= 16384, "train: --tokens must be in [0, 16384] (0: the task's default)");
+  require(a.p2tPenalty >= 0 && a.p2tPenalty <= 1e6, "train: --p2t-penalty must be in [0, 1e6]");
   require(a.ditWidth % a.ditHeads == 0, "train: --dit-width must be a multiple of --dit-heads");
   require(a.astWidth % a.astHeads == 0, "train: --ast-width must be a multiple of --ast-heads");
   require(a.cfgDropout >= 0 && a.cfgDropout < 1, "train: --cfg-dropout must be in [0, 1)");
@@ -103,6 +107,10 @@ void runKOsc(const TrainArgs& a, const Given& given) {
   cfg.mlpWidth = a.sizes.mlpWidth;
   cfg.mlpBlocks = a.sizes.mlpBlocks;
   cfg.head = a.sizes.head;
+  cfg.spectralInputNorm = cli::forOption("--spectral-norm", [&] { return nn::parseSpectralInputNorm(a.spectralNorm); });
+  cfg.spectralFinalNorm = a.spectralFinalNorm;
+  cfg.p2tInit = cli::forOption("--p2t-init", [&] { return nn::parseParam2TokInit(a.p2tInit); });
+  cfg.penaltyWeight = a.p2tPenalty;
   cfg.dit.width = a.ditWidth;
   cfg.dit.layers = a.ditLayers;
   cfg.dit.heads = a.ditHeads;
@@ -114,7 +122,8 @@ void runKOsc(const TrainArgs& a, const Given& given) {
 /// surge-simple: the SurgeModelConfig defaults, overridden by the size options actually given.
 void runSurge(const TrainArgs& a, const Given& given) {
   using namespace symflow;
-  for (const char* o : {"--k", "--variant", "--encoder", "--embed-dim", "--spectral-width", "--spectral-blocks"})
+  for (const char* o : {"--k", "--variant", "--encoder", "--embed-dim", "--spectral-width", "--spectral-blocks",
+                        "--spectral-norm", "--spectral-final-norm", "--p2t-init"})
     require(!given(o), std::string("train: ") + o + " applies to --task kosc only");
   models::SurgeModelConfig cfg;
   cfg.kind = cli::forOption("--model", [&] { return models::parseSurgeModelKind(a.model); });
@@ -134,6 +143,7 @@ void runSurge(const TrainArgs& a, const Given& given) {
   set("--mlp-blocks", cfg.mlpBlocks, a.sizes.mlpBlocks);
   set("--head-width", cfg.head.width, a.sizes.head.width);
   set("--head-blocks", cfg.head.blocks, a.sizes.head.blocks);
+  if (given("--p2t-penalty")) cfg.penaltyWeight = a.p2tPenalty;
   cfg.validate();
   auto opt = trainOptions(a);
   if (!given("--batch")) opt.batch = 32;  // a CPU-sized default (docs/surge-model.md)
@@ -176,6 +186,21 @@ symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on 
   app.add_option("--embed-dim", a->sizes.embedDim, "Encoder output width (the conditioning)")->capture_default_str();
   app.add_option("--spectral-width", a->sizes.spectralWidth, "spectral-mlp encoder width")->capture_default_str();
   app.add_option("--spectral-blocks", a->sizes.spectralBlocks, "spectral-mlp encoder residual blocks")
+      ->capture_default_str();
+  app.add_option("--spectral-norm", a->spectralNorm,
+                 "spectral-mlp input normalization: per-bin (training statistics), per-sound (LayerNorm) or none")
+      ->capture_default_str();
+  app.add_flag("--spectral-final-norm", a->spectralFinalNorm, "spectral-mlp encoder: LayerNorm before its output Linear");
+  app.add_option("--p2t-init", a->p2tInit,
+                 "Param2Tok init: authors (near-permutation-invariant) or random (the PyTorch peer's)")
+      ->capture_default_str();
+  app.add_option("--p2t-penalty", a->p2tPenalty, "Param2Tok: weight of the L1 penalty on the assignment")
+      ->capture_default_str();
+  app.add_option("--p2t-penalty-warmup", a->opt.penaltyWarmup,
+                 "Param2Tok: ramp the L1 weight linearly from 0 over this many steps (0: off)")
+      ->capture_default_str();
+  app.add_option("--p2t-lr-mult", a->opt.assignLrMult,
+                 "Param2Tok: the assignment learns at this multiple of the learning rate")
       ->capture_default_str();
   app.add_option("--mlp-width", a->sizes.mlpWidth, "cnf-mlp vector field width")->capture_default_str();
   app.add_option("--mlp-blocks", a->sizes.mlpBlocks, "cnf-mlp vector field residual blocks")->capture_default_str();

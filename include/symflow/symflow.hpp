@@ -54,6 +54,7 @@
 
 #include "symflow/metrics/kosc.hpp"
 #include "symflow/metrics/symmetry.hpp"
+#include "symflow/metrics/token_groups.hpp"
 
 #include "symflow/io/json.hpp"
 #include "symflow/io/atomic_file.hpp"

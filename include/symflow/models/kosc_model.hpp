@@ -84,6 +84,13 @@ struct KOscModelConfig {
   Index mlpWidth = 192, mlpBlocks = 7;  // CNF (MLP) vector field [cfg]
   HeadConfig head{};              // FFN head
   Index spectralWidth = 256, spectralBlocks = 2;  // spectral-MLP encoder sizes
+  // spectral-MLP input normalization and final LayerNorm (nn::SpectralMlpEncoder). A config
+  // without these keys (models made before 2026-12) reads as per-sound / final norm on.
+  nn::SpectralInputNorm spectralInputNorm = nn::SpectralInputNorm::PerBin;
+  bool spectralFinalNorm = false;
+  // Param2Tok initialization: Authors (near-permutation-invariant, paper.md [cfg]) or Random
+  // (the PyTorch peer's: p_in, p_out N(0, 1/d), assign N(0, 1/P)). Missing key: authors.
+  nn::Param2TokInit p2tInit = nn::Param2TokInit::Authors;
 
   Index paramDim() const { return 3 * k; }
 
@@ -98,6 +105,8 @@ struct KOscModelConfig {
     v.set("mlp_width", mlpWidth).set("mlp_blocks", mlpBlocks);
     v.set("head_width", head.width).set("head_blocks", head.blocks);
     v.set("spectral_width", spectralWidth).set("spectral_blocks", spectralBlocks);
+    v.set("spectral_input_norm", nn::toString(spectralInputNorm)).set("spectral_final_norm", spectralFinalNorm);
+    v.set("p2t_init", nn::toString(p2tInit));
     return v;
   }
   static KOscModelConfig fromJson(const json::Value& v) {
@@ -150,6 +159,22 @@ struct KOscModelConfig {
     c.head.blocks = integer("head_blocks", 0, 1 << 10);
     c.spectralWidth = integer("spectral_width", 1, 1 << 16);
     c.spectralBlocks = integer("spectral_blocks", 0, 1 << 10);
+    // Keys added in 2026-12; older files describe the per-sound LayerNorm with a final norm.
+    c.spectralInputNorm = nn::SpectralInputNorm::PerSound;
+    c.spectralFinalNorm = true;
+    if (const json::Value* x = v.find("spectral_input_norm")) {
+      require(x->isString(), "model config: non-string 'spectral_input_norm'");
+      c.spectralInputNorm = nn::parseSpectralInputNorm(x->asString());
+    }
+    if (const json::Value* x = v.find("spectral_final_norm")) {
+      require(x->isBool(), "model config: non-boolean 'spectral_final_norm'");
+      c.spectralFinalNorm = x->asBool();
+    }
+    c.p2tInit = nn::Param2TokInit::Authors;
+    if (const json::Value* x = v.find("p2t_init")) {
+      require(x->isString(), "model config: non-string 'p2t_init'");
+      c.p2tInit = nn::parseParam2TokInit(x->asString());
+    }
     return c;
   }
 };
@@ -238,6 +263,16 @@ class KOscModel {
   /// cnf-param2tok: a copy of the learned assignment A, n x P (row t: the weights with which
   /// token t reads each flat parameter; the tensor "assign"). Every other model: std::nullopt.
   virtual std::optional<Mat<float>> param2TokAssignment() const { return std::nullopt; }
+  /// cnf-param2tok: the L1 penalty's weight becomes scale x the config's penaltyWeight (a
+  /// penalty warm-up, TrainOptions::penaltyWarmup); other models: nothing.
+  virtual void setPenaltyScale(double scale) { (void)scale; }
+  /// spectral-mlp encoder with per-bin input normalization: its standardizer (the trainer
+  /// measures its statistics before the first step, measureKOscInputStatistics); else nullptr.
+  virtual nn::BandStandardizer<float>* inputStandardizer() { return nullptr; }
+  /// Measures the per-bin input statistics on features (bins x sounds, kOscFeatures of training
+  /// sounds) and stores them in the model; false (nothing done) when the model has no per-bin
+  /// input normalization.
+  virtual bool fitInputStatistics(const Mat<float>& features) { (void)features; return false; }
   /// Visits tensors for checkpoints (io/checkpoint.hpp expects a visitParams member).
   template <class F> void visitParams(const std::string& prefix, F&& f) {
     for (auto t : tensors()) {
@@ -253,6 +288,13 @@ class KOscModel {
 
 namespace detail {
 
+struct NoWeights {
+  Index numParams() const { return 0; }
+  void bind(ParamCursor<float>&) {}
+  template <class F> void visitParams(const std::string&, F&&) {}
+  void init(Rng&) {}
+};
+
 template <class Net>
 class KOscNet : public KOscModel {
  public:
@@ -266,6 +308,33 @@ class KOscNet : public KOscModel {
   Net& net() { return net_; }
   std::vector<TensorRef<float>> tensors() override { return listTensors<float>(net_); }
   void init(Rng& rng) override { net_.init(rng); }
+  nn::BandStandardizer<float>* inputStandardizer() override {
+    if constexpr (std::is_same_v<Net, NoWeights>) {
+      return nullptr;
+    } else if constexpr (std::is_same_v<std::decay_t<decltype(net_.encoder())>, nn::SpectralMlpEncoder<float>>) {
+      return net_.encoder().inputStandardizer();
+    } else {
+      return nullptr;
+    }
+  }
+  bool fitInputStatistics(const Mat<float>& features) override {
+    if constexpr (std::is_same_v<Net, NoWeights>) {
+      (void)features;
+      return false;
+    } else if constexpr (std::is_same_v<std::decay_t<decltype(net_.encoder())>, nn::SpectralMlpEncoder<float>>) {
+      auto* st = net_.encoder().inputStandardizer();
+      if (!st) return false;
+      Mat<float> u;
+      net_.encoder().compressedInput(features, u);
+      nn::BandStatistics stats(st->bands());
+      stats.add(u);
+      st->setStatistics(stats);
+      return true;
+    } else {
+      (void)features;
+      return false;
+    }
+  }
 
  protected:
   Net net_;
@@ -285,6 +354,12 @@ class KOscFlow final : public KOscNet<FlowModel<float, Enc, VF>> {
       return Mat<float>(this->net_.vectorField().tokenizer().assignT().transpose());
     else
       return std::nullopt;
+  }
+  void setPenaltyScale(double scale) override {
+    if constexpr (std::is_same_v<VF, DitVectorField<float, nn::Param2Tok<float>>>)
+      this->net_.vectorField().tokenizer().setPenaltyWeight(this->cfg_.penaltyWeight * scale);
+    else
+      (void)scale;
   }
   void predict(const Mat<float>& f, const SampleOptions& so, Rng& rng, Mat<float>& x) override {
     sampleFlow(this->net_, f, so, rng, x);
@@ -314,13 +389,6 @@ class KOscRegression final : public KOscNet<RegressionModel<float, Enc>> {
   Mat<float> sorted_;
 };
 
-struct NoWeights {
-  Index numParams() const { return 0; }
-  void bind(ParamCursor<float>&) {}
-  template <class F> void visitParams(const std::string&, F&&) {}
-  void init(Rng&) {}
-};
-
 class KOscRandom final : public KOscNet<NoWeights> {
  public:
   using KOscNet<NoWeights>::KOscNet;
@@ -345,7 +413,7 @@ std::unique_ptr<KOscModel> makeWithEncoder(const KOscModelConfig& c, Enc enc, In
     }
     case ModelKind::CnfParam2Tok: {
       using VF = DitVectorField<float, nn::Param2Tok<float>>;
-      VF vf(nn::Param2Tok<float>(P, c.tokens > 0 ? c.tokens : k, dit.width, c.penaltyWeight), dit, "p2t");
+      VF vf(nn::Param2Tok<float>(P, c.tokens > 0 ? c.tokens : k, dit.width, c.penaltyWeight, c.p2tInit), dit, "p2t");
       return std::make_unique<KOscFlow<Enc, VF>>(c, FlowModel<float, Enc, VF>(std::move(enc), std::move(vf), c.embedDim),
                                                  maxWeights);
     }
@@ -394,6 +462,8 @@ inline std::unique_ptr<KOscModel> makeKOscModel(const KOscModelConfig& c, Rng* r
     ec.width = c.spectralWidth;
     ec.nBlocks = c.spectralBlocks;
     ec.dOut = c.embedDim;
+    ec.inputNorm = c.spectralInputNorm;
+    ec.finalNorm = c.spectralFinalNorm;
     m = detail::makeWithEncoder(c, nn::SpectralMlpEncoder<float>(ec), maxWeights);
   }
   if (rng) m->init(*rng);

@@ -408,6 +408,9 @@ class SurgeModel {
   virtual void predict(const Mat<float>& features, const SampleOptions& so, Rng& rng, Mat<float>& x) = 0;
   /// cnf-param2tok: a copy of the learned assignment A (tokens x 93); others: nullopt.
   virtual std::optional<Mat<float>> param2TokAssignment() const { return std::nullopt; }
+  /// cnf-param2tok: the L1 penalty's weight becomes scale x the config's (a penalty warm-up,
+  /// TrainOptions::penaltyWarmup); other models: nothing.
+  virtual void setPenaltyScale(double scale) { (void)scale; }
   template <class F> void visitParams(const std::string& prefix, F&& f) {
     for (auto t : tensors()) {
       t.name = joinName(prefix, t.name);
@@ -455,6 +458,9 @@ class SurgeParam2Tok final : public SurgeNet<QueryFlowModel<float, Ast, P2tField
   }
   std::optional<Mat<float>> param2TokAssignment() const override {
     return Mat<float>(net_.vectorField().tokenizer().assignT().transpose());
+  }
+  void setPenaltyScale(double scale) override {
+    net_.vectorField().tokenizer().setPenaltyWeight(cfg_.penaltyWeight * scale);
   }
 
  private:

@@ -64,7 +64,8 @@
 // Params:   PyTorch names and shapes of the peer module (shared/peer Param2Tok):
 //           "p_in" (P, d) = Z;  "assign" (n, P) = A;  "p_out" (d, P) = Z'^T;
 //           "ffn.0.weight" (d, d), "ffn.0.bias" (d), "ffn.2.weight" (d, d), "ffn.2.bias" (d).
-// Init:     init(): the near-invariant init of paper.md [cfg]: every A(t, p) = 1/sqrt(n P) +
+// Init:     init() runs the constructor's choice (Param2TokInit, default Authors):
+//           initAuthors(): the near-invariant init of paper.md [cfg]: every A(t, p) = 1/sqrt(n P) +
 //           1e-4 N(0,1); every row of Z = v / sqrt(d) + 1e-4 N(0,1) with one shared
 //           v ~ N(0, I_d); Z' = Z (i.e. p_out = p_in^T); FFN PyTorch default. Then the map
 //           tokenize -> detokenize is almost invariant to any permutation of x.
@@ -232,6 +233,15 @@ class FixedTokenizer {
 };
 
 // ------------------------------------------------------------------------------------------
+/// Param2Tok's initialization (header comment "Init"): Authors = init(), Random = initRandom().
+enum class Param2TokInit { Authors, Random };
+inline std::string toString(Param2TokInit i) { return i == Param2TokInit::Random ? "random" : "authors"; }
+inline Param2TokInit parseParam2TokInit(const std::string& s) {
+  if (s == "authors") return Param2TokInit::Authors;
+  if (s == "random") return Param2TokInit::Random;
+  throw Error("unknown Param2Tok init '" + s + "' (expected authors or random)");
+}
+
 template <class S>
 class Param2Tok {
  public:
@@ -263,8 +273,9 @@ class Param2Tok {
   };
 
   Param2Tok() = default;
-  Param2Tok(Index paramDim, Index numTokens, Index d, double penaltyWeight = 0.01)
-      : P_(paramDim), n_(numTokens), d_(d), penaltyWeight_(penaltyWeight) {
+  Param2Tok(Index paramDim, Index numTokens, Index d, double penaltyWeight = 0.01,
+            Param2TokInit initKind = Param2TokInit::Authors)
+      : P_(paramDim), n_(numTokens), d_(d), penaltyWeight_(penaltyWeight), initKind_(initKind) {
     if (!(paramDim > 0 && numTokens > 0 && d > 0)) throw Error("Param2Tok: sizes must be positive");
     if (penaltyWeight < 0) throw Error("Param2Tok: penalty weight must be non-negative");
     ffn0_ = Linear<S>(d, d);
@@ -296,8 +307,16 @@ class Param2Tok {
     ffn2_.visitParams(joinName(prefix, "ffn.2"), f);
   }
 
-  /// Near-invariant initialization of paper.md [cfg] (see the header comment).
+  Param2TokInit initKind() const { return initKind_; }
+  /// The initialization the constructor chose: initAuthors() or initRandom().
   void init(Rng& rng) {
+    if (initKind_ == Param2TokInit::Random)
+      initRandom(rng);
+    else
+      initAuthors(rng);
+  }
+  /// Near-invariant initialization of paper.md [cfg] (see the header comment).
+  void initAuthors(Rng& rng) {
     ffn0_.init(rng);
     ffn2_.init(rng);
     const double a0 = 1.0 / std::sqrt(double(n_ * P_));
@@ -493,6 +512,7 @@ class Param2Tok {
 
   Index P_ = 0, n_ = 0, d_ = 0;
   double penaltyWeight_ = 0.01;
+  Param2TokInit initKind_ = Param2TokInit::Authors;
   ParamSlot<S> pin_, assign_, pout_;
   Linear<S> ffn0_, ffn2_;
 };

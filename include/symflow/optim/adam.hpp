@@ -14,13 +14,18 @@
 // vectorized with xsimd in one pass over (w, g, m, v). Weight decay applies to every
 // parameter (PyTorch's single parameter group). The gradients are read, never modified.
 //
+// Learning-rate multipliers (parameter groups): setLrMultipliers({{offset, length, factor}, ...})
+// gives the weights [offset, offset + length) the rate factor * lr (and the decoupled decay
+// factor 1 - factor * lr * wd); every other weight keeps lr. Segments must not overlap.
 // State for checkpoints: stepCount(), firstMoment() (m), secondMoment() (v); restore with
 // setState(step, m, v). The configuration is not state: construct the optimizer with the
 // same AdamConfig when resuming.
 #pragma once
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <xsimd/xsimd.hpp>
 
@@ -32,6 +37,12 @@ namespace symflow::optim {
 enum class WeightDecay {
   Decoupled,  // AdamW: w *= 1 - lr * wd, independent of the gradient statistics
   L2,         // classic Adam: wd * w added to the gradient
+};
+
+/// Weights [offset, offset + length) of the flat buffer update at factor x the step's lr.
+struct LrSegment {
+  Index offset = 0, length = 0;
+  double factor = 1.0;
 };
 
 struct AdamConfig {
@@ -90,6 +101,20 @@ class Adam {
     v_.setZero();
   }
 
+  /// Parameter groups (see the header comment); an empty list means one rate for all.
+  void setLrMultipliers(std::vector<LrSegment> segments) {
+    std::sort(segments.begin(), segments.end(), [](const LrSegment& a, const LrSegment& b) { return a.offset < b.offset; });
+    Index end = 0;
+    for (const auto& seg : segments) {
+      require(seg.offset >= end && seg.length >= 0 && seg.offset + seg.length <= size(),
+              "Adam: learning-rate segments overlap or lie outside the parameters");
+      require(seg.factor >= 0 && std::isfinite(seg.factor), "Adam: a learning-rate factor must be finite and >= 0");
+      end = seg.offset + seg.length;
+    }
+    segments_ = std::move(segments);
+  }
+  const std::vector<LrSegment>& lrMultipliers() const { return segments_; }
+
   void step(ParamStore<S>& store) { step(store, config_.lr); }
   void step(ParamStore<S>& store, double lr) { step(store.weights().data(), store.grads().data(), store.size(), lr); }
 
@@ -102,6 +127,20 @@ class Adam {
     const double t = double(step_);
     const double biasCorrection1 = 1.0 - std::pow(config_.beta1, t);
     const double biasCorrection2 = 1.0 - std::pow(config_.beta2, t);
+    // The weights in runs of one factor: [pos, seg.offset) at lr, the segment at factor x lr, ...
+    Index pos = 0;
+    for (const auto& seg : segments_) {
+      runRange(weights, grads, pos, seg.offset - pos, lr, biasCorrection1, biasCorrection2);
+      runRange(weights, grads, seg.offset, seg.length, lr * seg.factor, biasCorrection1, biasCorrection2);
+      pos = seg.offset + seg.length;
+    }
+    runRange(weights, grads, pos, n - pos, lr, biasCorrection1, biasCorrection2);
+  }
+
+ private:
+  void runRange(S* weights, const S* grads, Index offset, Index count, double lr, double biasCorrection1,
+                double biasCorrection2) {
+    if (count <= 0) return;
     Constants<S> c;
     c.beta1Complement = S(1.0 - config_.beta1);
     c.beta2 = S(config_.beta2);
@@ -113,12 +152,11 @@ class Adam {
     c.decayFactor = S(config_.decay == WeightDecay::Decoupled ? 1.0 - lr * config_.weightDecay : 1.0);
     const bool l2 = config_.decay == WeightDecay::L2 && config_.weightDecay != 0;
     const bool decoupled = config_.decay == WeightDecay::Decoupled && config_.weightDecay != 0;
-    if (l2) run<true, false>(weights, grads, n, c);
-    else if (decoupled) run<false, true>(weights, grads, n, c);
-    else run<false, false>(weights, grads, n, c);
+    if (l2) run<true, false>(weights, grads, offset, count, c);
+    else if (decoupled) run<false, true>(weights, grads, offset, count, c);
+    else run<false, false>(weights, grads, offset, count, c);
   }
 
- private:
   template <class T>
   struct Constants {
     T beta1Complement, beta2, beta2Complement, eps, stepSize, biasCorrection2Sqrt, l2, decayFactor;
@@ -137,13 +175,15 @@ class Adam {
   }
 
   template <bool L2, bool Decoupled>
-  void run(S* w, const S* g, Index n, const Constants<S>& c) {
+  void run(S* w, const S* g, Index offset, Index n, const Constants<S>& c) {
     using B = xsimd::batch<S>;
     constexpr Index L = Index(B::size);
     const Constants<B> cb{B(c.beta1Complement), B(c.beta2),    B(c.beta2Complement), B(c.eps),
                           B(c.stepSize),        B(c.biasCorrection2Sqrt), B(c.l2),   B(c.decayFactor)};
-    S* m = m_.data();
-    S* v = v_.data();
+    w += offset;
+    g += offset;
+    S* m = m_.data() + offset;
+    S* v = v_.data() + offset;
     const Index vectorEnd = n - n % L;
     for (Index i = 0; i < vectorEnd; i += L) {
       B wb = xsimd::load_unaligned(w + i), mb = xsimd::load_unaligned(m + i), vb = xsimd::load_unaligned(v + i);
@@ -156,6 +196,7 @@ class Adam {
   }
 
   AdamConfig config_;
+  std::vector<LrSegment> segments_;
   std::int64_t step_ = 0;
   Vec<S> m_, v_;
 };

@@ -6,12 +6,19 @@
 // about 1.3 ms at k = 4; a data-parallel rank renders only its shard of them), features
 // |rFFT| / 1024 of the signals (kOscFeatures). The held-out
 // test set is drawn from its own generator (synth/kosc.hpp), never from the training stream.
+// Fresh start (prepare): a spectral-mlp model with per-bin input normalization gets its
+// statistics measured on kStatsSounds (4096, as the PyTorch peer) sounds of a stream of their
+// own (seed Rng(seed).fork(kStatsDomain).next()); they are saved in every checkpoint and a
+// resumed run reads them back.
 #pragma once
+#include <iostream>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "symflow/audio/fft.hpp"
+#include "symflow/metrics/token_groups.hpp"
 #include "symflow/models/kosc_model.hpp"
 #include "symflow/synth/kosc.hpp"
 #include "symflow/train/trainer.hpp"
@@ -33,8 +40,35 @@ struct KOscTask {
 
   static std::unique_ptr<Model> make(const Config& c, Rng* rng) { return models::makeKOscModel(c, rng); }
   static std::unique_ptr<Model> load(const std::string& path, io::Metadata* meta) { return loadKOscModel(path, meta); }
-  static void prepare(Model&, const TrainOptions&, bool) {}
+  static constexpr std::uint64_t kStatsDomain = 0x7374617473ull;  // "stats"
+  static constexpr Index kStatsSounds = 4096;
+
+  static void prepare(Model& m, const TrainOptions& o, bool quiet) {
+    if (!m.inputStandardizer()) return;
+    if (!quiet) std::cerr << "train: measuring the input statistics on " << kStatsSounds << " training sounds\n";
+    const Config& c = m.config();
+    synth::KOscStream<float> stream(c.k, c.variant, Rng(o.seed).fork(kStatsDomain).next());
+    audio::RealFft<float> fft(synth::KOscConstants::numSamples);
+    Mat<float> features;
+    models::kOscFeatures<float>(stream.trainSounds(0, kStatsSounds).signals, fft, features);
+    m.fitInputStatistics(features);
+  }
   static std::string modelName(const Config& c) { return models::toString(c.kind); }
+  /// cnf-param2tok: how well the assignment groups each oscillator's three parameters
+  /// (metrics::kOscGrouping): own (0..k), separation, equivariance, score.
+  static std::vector<std::string> extraLogColumns(const Config& c) {
+    if (c.kind != models::ModelKind::CnfParam2Tok) return {};
+    return {"groups_own", "groups_separation", "groups_equivariance", "groups_score"};
+  }
+  static void extraLogValues(Model& m, std::vector<std::pair<std::string, double>>& row) {
+    const auto A = m.param2TokAssignment();
+    if (!A) return;
+    const auto g = metrics::kOscGrouping(*A, m.config().k);
+    row.insert(row.end(), {{"groups_own", double(g.own)},
+                           {"groups_separation", g.separation},
+                           {"groups_equivariance", g.equivariance},
+                           {"groups_score", g.score}});
+  }
   static std::string describe(const Config& c) {
     return models::toString(c.kind) + " (" + models::toString(c.encoder) + " encoder), k = " + std::to_string(c.k) +
            " " + (c.variant == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric");

@@ -19,6 +19,7 @@
 #include <string>
 #include <utility>
 
+#include "symflow/metrics/symmetry.hpp"
 #include "symflow/models/surge_model.hpp"
 #include "symflow/train/batch_producer.hpp"
 #include "symflow/train/trainer.hpp"
@@ -46,6 +47,21 @@ struct SurgeTask {
     m.inputNorm().setStatistics(models::measureSurgeInputStatistics(m.config(), kStatsSounds, r.next()));
   }
   static std::string modelName(const Config& c) { return models::toString(c.kind); }
+  /// cnf-param2tok: the symmetry score (metrics/symmetry.hpp) of each declared symmetry of the
+  /// synth, columns sym_1, sym_2, ... in the order of the spec's symmetries.
+  static std::vector<std::string> extraLogColumns(const Config& c) {
+    std::vector<std::string> cols;
+    if (c.kind != models::SurgeModelKind::CnfParam2Tok) return cols;
+    for (std::size_t i = 0; i < synth::SurgeSynth::spec().symmetries.size(); ++i) cols.push_back("sym_" + std::to_string(i + 1));
+    return cols;
+  }
+  static void extraLogValues(Model& m, std::vector<std::pair<std::string, double>>& row) {
+    const auto A = m.param2TokAssignment();
+    if (!A) return;
+    const auto& syms = synth::SurgeSynth::spec().symmetries;
+    for (std::size_t i = 0; i < syms.size(); ++i)
+      row.emplace_back("sym_" + std::to_string(i + 1), metrics::symmetryScore(*A, syms[i]).score);
+  }
   static std::string describe(const Config& c) {
     return "surge-simple " + models::toString(c.kind) + " (AST " + std::to_string(c.ast.layers) + " layers, width " +
            std::to_string(c.ast.width) + (c.kind == models::SurgeModelKind::CnfParam2Tok

@@ -10,6 +10,9 @@
 //   static void prepare(Model&, const TrainOptions&, bool quiet)  once, on a fresh start only,
 //                                            after init (e.g. measure input statistics)
 //   static std::string describe(const Config&)                     one line for the terminal
+//   static std::vector<std::string> extraLogColumns(const Config&) task columns after the
+//                                            common ones of both logs (e.g. Param2Tok grouping)
+//   static void extraLogValues(Model&, Row&)  appends their values (every logged step)
 //   class Data { Data(const Config&, const TrainOptions&, long firstStep, Shard shard);
 //                void batch(long step, Mat<float>& features, Mat<float>& params); }
 //                                            sounds [shard.first, shard.second) of batch `step`
@@ -21,6 +24,8 @@
 //   data:     Task::Data::batch(s)                              (training stream)
 //   random:   Rng(seed).fork(kStepDomain).fork(s)               (drop mask, x0, t)
 //   update:   zero grads, loss + backward, clip (global norm), Adam at lr = schedule(s)
+//             (Param2Tok's assignment at assignLrMult x lr; its L1 weight ramped over
+//             penaltyWarmup steps: both stored in the checkpoint's train state)
 // so a run resumed from a checkpoint taken after step s continues exactly as the run that was
 // not interrupted (the checkpoint holds weights, buffers, Adam moments and step; the data
 // position and random streams follow from the step).
@@ -104,6 +109,8 @@ struct TrainOptions {
   long warmup = 100;         // linear warm-up steps
   double floorRatio = 0.1;   // final lr = floorRatio * lr (cosine decay)
   double clip = 1.0;         // global gradient-norm clip
+  double assignLrMult = 1.0; // Param2Tok: the assignment A ("...assign") learns at this x lr
+  long penaltyWarmup = 0;    // Param2Tok: L1 weight ramps linearly from 0 over these steps (0: off)
   std::uint64_t seed = 0;
   double checkpointSeconds = 300;  // checkpoint when this many seconds passed since the last (0: off)
   long checkpointSteps = 0;        // checkpoint at every step that is a multiple of this (0: off)
@@ -263,6 +270,8 @@ class Trainer {
     requireBatchFitsRanks(opt.batch);  // again after --resume, whose checkpoint sets the batch
     require(opt.lr > 0 && std::isfinite(opt.lr), "train: --lr must be positive");
     require(opt.warmup >= 0, "train: --warmup must be >= 0");
+    require(opt.assignLrMult >= 0 && std::isfinite(opt.assignLrMult), "train: --p2t-lr-mult must be finite and >= 0");
+    require(opt.penaltyWarmup >= 0, "train: --p2t-penalty-warmup must be >= 0");
     opt_.warmup = std::min(opt.warmup, opt.steps);  // short runs: warm up over the whole run
     require(opt.floorRatio >= 0 && opt.floorRatio <= 1, "train: the lr floor ratio must be in [0, 1]");
     require(opt.checkpointSeconds >= 0, "train: --checkpoint-every must be >= 0 (0: off)");
@@ -292,6 +301,7 @@ class Trainer {
       if (opt_.resume && talk) std::cerr << "train: nothing to resume at " << paths_.checkpoint << ", starting fresh\n";
     }
     auto& store = model_->store();
+    applyLrMultipliers(*model_, adam_);
     requireBatchFitsRanks(opt_.batch);
     if (nranks > 1) broadcastState();
     optim::CosineSchedule sched(opt_.lr, opt_.warmup, opt_.steps, opt_.lr * opt_.floorRatio);
@@ -299,7 +309,9 @@ class Trainer {
     std::optional<CsvLog> csv;
     if (root_) {
       log.emplace(paths_.jsonLog, start > 0);
-      csv.emplace(paths_.csvLog, trainLogColumns(), start > 0);
+      std::vector<std::string> cols = trainLogColumns();
+      for (const auto& c : Task::extraLogColumns(model_->config())) cols.push_back(c);
+      csv.emplace(paths_.csvLog, cols, start > 0);
     }
     Progress progress(std::string("train ") + Task::modelName(cfg_), opt_.steps, opt_.batch, 2.0,
                       talk ? stderr : nullptr);
@@ -330,6 +342,7 @@ class Trainer {
       data.batch(step, features, params);
       waitSeconds += std::chrono::duration<double>(Progress::Clock::now() - w0).count();
       Rng rng = Rng(opt_.seed).fork(kStepDomain).fork(std::uint64_t(step));
+      applyPenaltyScale(*model_, step);
       store.zeroGrad();
       auto loss = model_->step(features, params, rng, flow);
       if (nranks > 1) {  // the global batch's mean gradient and loss on every rank
@@ -357,10 +370,11 @@ class Trainer {
       const double elapsed = progress.elapsed();
       res.dataWaitFraction = elapsed > 0 ? waitSeconds / elapsed : 0;
       if (root_ && (step % opt_.logEvery == 0 || step == opt_.steps)) {
-        const std::vector<std::pair<std::string, double>> row{
+        std::vector<std::pair<std::string, double>> row{
             {"step", double(step)}, {"loss", loss.loss}, {"data", loss.data}, {"penalty", loss.penalty},
             {"grad_norm", norm},    {"lr", sched.lr(step - 1)}, {"seconds", elapsed},
             {"data_wait", res.dataWaitFraction}};
+        Task::extraLogValues(*model_, row);
         log->write(row);
         csv->write(row);
       }
@@ -430,6 +444,24 @@ class Trainer {
     return a;
   }
 
+  /// The Param2Tok assignment's learning-rate factor (--p2t-lr-mult) as an Adam segment.
+  void applyLrMultipliers(Model& m, optim::Adam<float>& adam) const {
+    std::vector<optim::LrSegment> segs;
+    if (opt_.assignLrMult != 1.0) {
+      const float* base = m.store().weights().data();
+      for (const auto& t : m.tensors()) {
+        const std::string& n = t.name;
+        if (t.trainable && n.size() >= 6 && n.compare(n.size() - 6, 6, "assign") == 0)
+          segs.push_back({Index(t.value - base), t.size(), opt_.assignLrMult});
+      }
+    }
+    adam.setLrMultipliers(std::move(segs));
+  }
+  /// Param2Tok penalty warm-up: the weight before step s (0-based) is min(1, (s + 1) / W) x the config's.
+  void applyPenaltyScale(Model& m, long step) const {
+    if (opt_.penaltyWarmup > 0) m.setPenaltyScale(std::min(1.0, double(step + 1) / double(opt_.penaltyWarmup)));
+  }
+
   io::Metadata metadata(long step, double seconds) const {
     io::Metadata m;
     m[kModelConfigKey] = json::dump(cfg_.toJson());
@@ -437,6 +469,7 @@ class Trainer {
     t.set("step", step).set("steps", opt_.steps).set("batch", opt_.batch).set("seed", std::int64_t(opt_.seed));
     t.set("lr", opt_.lr).set("warmup", opt_.warmup).set("floor_ratio", opt_.floorRatio).set("clip", opt_.clip);
     t.set("cfg_dropout", opt_.flow.cfgDropout).set("ot_coupling", opt_.flow.otCoupling);
+    t.set("assign_lr_mult", opt_.assignLrMult).set("penalty_warmup", opt_.penaltyWarmup);
     m["symflow_train_state"] = json::dump(t);
     m["train_seconds"] = std::to_string(seconds + previousSeconds_);
     return m;
@@ -536,6 +569,10 @@ class Trainer {
         number("floor_ratio", opt_.floorRatio);
         number("clip", opt_.clip);
         number("cfg_dropout", opt_.flow.cfgDropout);
+        opt_.assignLrMult = 1.0;  // older checkpoints: no groups, no warm-up
+        opt_.penaltyWarmup = 0;
+        number("assign_lr_mult", opt_.assignLrMult);
+        if (const json::Value* v = t.find("penalty_warmup"); v && v->isInteger()) opt_.penaltyWarmup = long(v->asInt64());
         if (const json::Value* v = t.find("warmup"); v && v->isInteger()) opt_.warmup = long(v->asInt64());
         if (const json::Value* v = t.find("ot_coupling"); v && v->isBool()) opt_.flow.otCoupling = v->asBool();
         cfg_ = m->config();

@@ -1,5 +1,5 @@
-// token_groups.hpp - the groups a learned Param2Tok assignment implies (used by `symflow inspect`,
-// tested in tests/test_cli_token_groups.cpp).
+// symflow/metrics/token_groups.hpp - the groups a learned k-osc Param2Tok assignment implies
+// (`symflow inspect`, and the grouping columns of the training log; tests/test_cli_inspect.cpp).
 //
 // A is n x P (tokens x flat k-osc parameters, P = 3k, parameter-major layout: oscillator i is
 // rows i, k+i, 2k+i). The rules:
@@ -10,15 +10,25 @@
 // At the near-invariant init every entry of A is about equal, so every token reads every
 // parameter and no oscillator has a token of its own; the k-osc symmetry is "discovered" when
 // every oscillator has one.
+//
+// kOscGrouping(A, k): the numbers the trainer logs while a cnf-param2tok model learns:
+//   own          ownToken count at threshold 0.1 (0..k; k = the oscillator grouping found)
+//   separation,  metrics::symmetryScore of A with the oscillator blocks {f_i, a_i, w_i}
+//   equivariance (symmetry.hpp): the graded purity in [0, 1] of the grouping (1 = every token
+//   score        reads one oscillator only and the oscillators' tokens mirror each other; 0 at the
+//                near-invariant init). The same blocks are scored in the asymmetric variant, where
+//                they are no symmetry but still the grouping a good tokenizer would find.
+//                k = 1: own counts, the graded parts are 1 when the token reads the oscillator.
 #pragma once
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "symflow/core/types.hpp"
+#include "symflow/metrics/symmetry.hpp"
 #include "symflow/synth/kosc.hpp"
 
-namespace symflow::cli {
+namespace symflow::metrics {
 
 struct TokenGroups {
   std::vector<std::vector<bool>> reads;  // n x P
@@ -55,4 +65,27 @@ inline TokenGroups tokenGroups(const Mat<float>& A, Index k, double threshold) {
   return g;
 }
 
-}  // namespace symflow::cli
+struct KOscGrouping {
+  Index own = 0;  // oscillators with a token of their own (threshold 0.1)
+  double separation = 0, equivariance = 0, score = 0;
+};
+
+inline KOscGrouping kOscGrouping(const Mat<float>& A, Index k) {
+  KOscGrouping g;
+  g.own = tokenGroups(A, k, 0.1).numOwn();
+  if (k < 2) {
+    g.separation = g.equivariance = g.score = A.cwiseAbs().sum() > 0 ? 1.0 : 0.0;
+    return g;
+  }
+  const synth::KOscLayout layout(k);
+  synth::Symmetry oscs{"oscillators", {}};
+  for (Index i = 0; i < k; ++i)
+    oscs.blocks.push_back({layout.frequencyIndex(i), layout.amplitudeIndex(i), layout.shapeIndex(i)});
+  const SymmetryScore s = symmetryScore(A, oscs);
+  g.separation = s.separation;
+  g.equivariance = s.equivariance;
+  g.score = s.score;
+  return g;
+}
+
+}  // namespace symflow::metrics

@@ -59,9 +59,10 @@ grep -q "surge-simple cnf-param2tok" export.out || fail "export: summary line la
 [ "$(grep -v '"file"' eval.json)" = "$(grep -v '"file"' eval2.json)" ] || fail "export: scores differ from the checkpoint's"
 
 "$SYMFLOW" render --task surge-simple --random --seed 7 --out in.wav > /dev/null 2>&1 || fail "render: exit $?"
-"$SYMFLOW" invert --model cnf-mlp.safetensors in.wav --out inv --samples 3 --steps 4 --seed 2 > inv.out 2>&1 ||
+# --no-level-match: the WAV is the rendering itself (by default it is scaled to the input's level).
+"$SYMFLOW" invert --model cnf-mlp.safetensors in.wav --out inv --samples 3 --steps 4 --seed 2 --no-level-match > inv.out 2>&1 ||
   fail "invert: exit $? ($(tail -n 1 inv.out))"
-for key in '"task": "surge-simple"' '"sample_rate"' '"seconds"' '"mss"' '"seed": 2'; do
+for key in '"task": "surge-simple"' '"sample_rate"' '"seconds"' '"mss"' '"seed": 2' '"raw_params"' '"mode": "start"' '"applied": false'; do
   grep -q "$key" inv/in.json || fail "invert: JSON lacks $key"
 done
 "$SYMFLOW" render --task surge-simple --float --params inv/in.json --out re.wav > /dev/null 2>&1 ||

@@ -9,7 +9,7 @@
 //
 // kosc renders exactly what training sees: synth::KOsc<float>, 1024 samples at 44.1 kHz, so
 // --sample-rate and --seconds are refused. The file holds those samples bit for bit with
-// --float; 16-bit PCM rounds them and clips the rare t == 0.5 spikes to [-1, 1]. --random
+// --float; 16-bit PCM rounds them (2^15 steps) and clips to [-1, 1]. --random
 // draws the 3k parameters U(-1, 1) from Rng(seed) (synth::sampleUniformParams; no loudness
 // floor: the paper samples uniformly).
 // --k (1 .. 1024) is required for kosc; --k and --variant are refused for other tasks.

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs every Debian package that symflow's build, tests, examples and benchmarks need
-# (chromium: the tests load the demo's HTML page in it headless; python3: its checker; clang and
+# (chromium: the tests load the demo's HTML page in it headless; python3: its checker;
+# python3-numpy: the k-osc render is compared with the numpy peer, tests/kosc_peer_test.py; clang and
 # libclang-rt-14-dev: libFuzzer for the fuzz smoke run of scripts/test.sh, docs/reliability.md;
 # libopenmpi-dev and openmpi-bin: `mpirun -np N symflow train`, docs/distributed.md).
 # Idempotent: when everything is already installed it does nothing; otherwise it runs
@@ -9,7 +10,7 @@ set -eu
 PACKAGES="g++ make cmake pkg-config git
 libeigen3-dev libxsimd-dev doctest-dev libbenchmark-dev
 libsndfile1-dev libsamplerate0-dev libcli11-dev nlohmann-json3-dev libfftw3-dev libomp-dev
-chromium python3 clang libclang-rt-14-dev libopenmpi-dev openmpi-bin"
+chromium python3 python3-numpy clang libclang-rt-14-dev libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $PACKAGES; do

@@ -130,6 +130,7 @@ invert --model $P2T $WAV $FAST_INV --solver leapfrog | --solver
 invert --model $P2T $WAV $FAST_INV --threads -1 | --threads
 invert --model $P2T $WAV $FAST_INV --seed -1 | --seed
 invert --model $P2T $WAV --samples 2 --steps 2 --out $FILEX | --out
+invert --model $P2T $WAV --samples 2 --steps 2 --out $FILEX/sub | --out
 invert --model $P2T missing.wav $FAST_INV | missing.wav
 invert --model $P2T $FILEX $FAST_INV | regular-file
 invert --model $P2T $FX/empty.wav $FAST_INV | empty.wav
@@ -156,7 +157,7 @@ render --task kosc --k 2 --random --params $PARAMS --out x.wav | --random
 render --task kosc --k 2 --out x.wav | --random
 render --task kosc --k 2 --random | --out
 render --task kosc --k 2 --random --out $DIRX | --out
-render --task kosc --k 2 --random --out /nonexistent/x.wav | --out
+render --task kosc --k 2 --random --out $FILEX/x.wav | --out
 render --task kosc --k 2 --random --out x.wav --save-params x.wav | --save-params
 render --task kosc --k 2 --random --out x.wav --save-params $DIRX | --save-params
 render --task kosc --k 2 --random --seed -1 --out x.wav | --seed

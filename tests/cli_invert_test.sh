@@ -67,14 +67,71 @@ for stem in ("a", "b", "stereo48k"):
     assert ranks == sorted(ranks), ranks
     assert abs(ranks[0] - j["lsd_db"]) < 1e-12
 EOF
-# The JSON re-renders to the written resynthesis (float WAV vs 16-bit render: compare via --float).
-"$SYMFLOW" render --task kosc --k 2 --params res/a.json --float --out rerender.wav > /dev/null ||
-  fail "render --params res/a.json failed"
-cmp -s rerender.wav res/a.wav || fail "render --params res/a.json differs from res/a.wav"
+# The JSON re-renders to the written resynthesis when it is not level matched (float WAV vs
+# 16-bit render: compare via --float).
+"$SYMFLOW" invert --model "$MODEL" a.wav --out resraw -n 4 --steps 4 --no-level-match --quiet > /dev/null 2>&1 ||
+  fail "invert --no-level-match"
+"$SYMFLOW" render --task kosc --k 2 --params resraw/a.json --float --out rerender.wav > /dev/null ||
+  fail "render --params resraw/a.json failed"
+cmp -s rerender.wav resraw/a.wav || fail "render --params resraw/a.json differs from resraw/a.wav"
 
-# Same seed, same answer, whatever the other inputs are.
+# Same seed and position, same answer, whatever the other inputs are.
 "$SYMFLOW" invert --model "$MODEL" a.wav --out res2 -n 4 --steps 4 --quiet > /dev/null 2>&1 || fail "invert a.wav alone"
-cmp -s res/a.wav res2/a.wav || fail "a.wav inverted alone differs from a.wav inverted with others"
+cmp -s res/a.json res2/a.json || fail "a.wav inverted alone differs from a.wav inverted first with others"
+
+# Issue 17: each input has its own noise stream Rng(seed).fork(position): the same sound twice in
+# one call gives two different draws; the window, level match and raw params are in the JSON.
+cp a.wav a_copy.wav
+"$SYMFLOW" invert --model "$MODEL" a.wav a_copy.wav --out res3 -n 4 --steps 4 > out3.txt 2> err3.txt ||
+  fail "invert a.wav a_copy.wav: $(cat err3.txt)"
+grep -q 'the model hears .* (the loudest window, --offset to choose)' err3.txt ||
+  fail "no note on the window the model hears: $(cat err3.txt)"
+grep -q 'level matched' out3.txt || fail "no level match in the summary: $(cat out3.txt)"
+python3 - << 'EOF' || fail "issue 17 JSON checks"
+import json, struct, math
+a, c = json.load(open("res3/a.json")), json.load(open("res3/a_copy.json"))
+assert a["raw_params"] != c["raw_params"], "the same sound at positions 0 and 1 got the same draws"
+assert a["sampler"]["stream"] == "Rng(seed).fork(0)" and c["sampler"]["stream"] == "Rng(seed).fork(1)", a["sampler"]
+for j in (a, c):
+    w = j["window"]
+    assert w["mode"] == "loudest" and w["samples"] == 1024 and w["start_sample"] == 0, w  # a.wav is 1024 samples
+    assert w["near_silent"] is False and w["rms_dbfs"] < 0, w
+    lm = j["level_match"]
+    assert lm["applied"] is True and isinstance(lm["gain_db"], float), lm
+    assert set(j["raw_params"]) == set(j["params"])
+    for name, v in j["params"].items():
+        r = j["raw_params"][name]
+        assert -1 <= v <= 1 and (abs(v - r) < 1e-6 or abs(r) > 1), (name, v, r)
+# The WAV is the unscaled rendering times the gain: its RMS matches a.wav's unless peak-limited.
+def chunk(path):
+    b = open(path, "rb").read()
+    i = b.index(b"data")
+    n = struct.unpack("<I", b[i + 4:i + 8])[0]
+    return b[i + 8:i + 8 + n]
+d = chunk("res3/a.wav")
+out = struct.unpack("<%df" % (len(d) // 4), d)
+d = chunk("a.wav")
+heard = [v / 32768 for v in struct.unpack("<%dh" % (len(d) // 2), d)]
+rms = lambda x: math.sqrt(sum(v * v for v in x) / len(x))
+if not a["level_match"]["limited_by_peak"]:
+    assert abs(20 * math.log10(rms(out) / rms(heard))) < 1e-3, (rms(out), rms(heard))
+else:
+    assert abs(max(abs(v) for v in out) - 1) < 1e-6
+EOF
+
+# --offset: the window starts there (a 48 kHz file resampled to 44.1 kHz; 0.05 s -> sample 2205).
+"$SYMFLOW" invert --model "$MODEL" stereo48k.wav --out res4 -n 2 --steps 2 --offset 0.05 > /dev/null 2> err4.txt ||
+  fail "invert --offset 0.05: $(cat err4.txt)"
+grep -q 'the model hears 50.0 ms to 73.2 ms (--offset)' err4.txt || fail "--offset not reported: $(cat err4.txt)"
+grep -q '"start_sample": 2205' res4/stereo48k.json || fail "--offset 0.05: window does not start at 2205"
+
+# --out that cannot be created is refused before the model is loaded (issue 17): with a missing
+# model as well, the error is about --out.
+: > plainfile
+"$SYMFLOW" invert --model nomodel.safetensors a.wav --out plainfile/sub > /dev/null 2> err5.txt &&
+  fail "--out under a file accepted"
+grep -q -- '--out plainfile/sub: cannot create it (plainfile is not a folder)' err5.txt ||
+  fail "--out under a file: not refused first: $(cat err5.txt)"
 
 # --- refusals: exit 1, one stderr line matching PATTERN, no output folder ---
 expect_refusal() {
@@ -109,5 +166,8 @@ expect_refusal "--steps 0" '--steps' --model "$MODEL" a.wav --out bad --steps 0
 expect_refusal "--solver bad" 'solver' --model "$MODEL" a.wav --out bad --solver leapfrog
 touch notadir
 expect_refusal "--out is a file" 'notadir: exists and is not a folder' --model "$MODEL" a.wav --out notadir
+expect_refusal "--out under a file" 'cannot create it \(notadir is not a folder\)' --model "$MODEL" a.wav --out notadir/bad
+expect_refusal "--offset past the end" 'a\.wav: --offset 5 s is past the end' --model "$MODEL" a.wav --out bad --offset 5
+expect_refusal "--offset negative" '--offset' --model "$MODEL" a.wav --out bad --offset -1
 
 cli_end

@@ -75,6 +75,19 @@ check_wav surge.wav 16000 8000
 cmp -s kosc.wav kosc_again.wav || fail "kosc --random --seed 5 twice: files differ"
 "$SYMFLOW" render --task kosc --k 4 --random --seed 8 --out kosc_other.wav > /dev/null
 cmp -s kosc.wav kosc_other.wav && fail "kosc seeds 5 and 8 give the same file"
+# Seeds are decimal whatever their leading zeros (issue 17: CLI11 read "08" as bad octal and
+# "010" as 8).
+"$SYMFLOW" render --task kosc --k 4 --random --seed 08 --out kosc_08.wav > /dev/null 2>&1 || fail "--seed 08 exited $?"
+cmp -s kosc_other.wav kosc_08.wav || fail "--seed 08 is not --seed 8"
+"$SYMFLOW" render --task kosc --k 4 --random --seed 010 --out kosc_010.wav > /dev/null 2>&1 || fail "--seed 010 exited $?"
+"$SYMFLOW" render --task kosc --k 4 --random --seed 10 --out kosc_10.wav > /dev/null 2>&1 || fail "--seed 10 exited $?"
+cmp -s kosc_10.wav kosc_010.wav || fail "--seed 010 is not --seed 10"
+cmp -s kosc_other.wav kosc_010.wav && fail "--seed 010 is read as octal 8"
+# --out in a folder that does not exist yet: created, as invert does (issue 17).
+"$SYMFLOW" render --task kosc --k 4 --random --seed 5 --out new_dir/sub/x.wav --save-params new_json/x.json \
+  > /dev/null 2>&1 || fail "--out new_dir/sub/x.wav exited $?"
+cmp -s kosc.wav new_dir/sub/x.wav || fail "--out new_dir/sub/x.wav: not written (or not the same sound)"
+[ -f new_json/x.json ] || fail "--save-params new_json/x.json: not written"
 
 # --save-params then --params reproduces the file byte for byte (both tasks, both variants).
 "$SYMFLOW" render --task kosc --k 4 --params kosc.json --out kosc_from_json.wav > /dev/null ||
@@ -111,9 +124,10 @@ expect_refusal "kosc --seconds" "fixed length" --task kosc --k 4 --random --seco
 expect_refusal "kosc --sample-rate" "fixed length" --task kosc --k 4 --random --sample-rate 16000 --out x.wav
 expect_refusal "--k with surge-simple" "apply only to --task kosc" --task surge-simple --k 4 --random --out x.wav
 expect_refusal "unknown task" "unknown task .nosuchsynth." --task nosuchsynth --random --out x.wav
-expect_refusal "unwritable --out directory" "cannot create" --task kosc --k 4 --random --out no_such_dir/x.wav
+expect_refusal "--out two levels under a file" "cannot create it \\(afile is not a folder\\)" \
+  --task kosc --k 4 --random --out afile/sub/x.wav
 expect_refusal "--out under a file" "cannot create" --task kosc --k 4 --random --out afile/x.wav
-expect_refusal "unwritable --save-params" "cannot create" \
-  --task kosc --k 4 --random --out x.wav --save-params no_such_dir/x.json
+expect_refusal "--save-params under a file" "cannot create" \
+  --task kosc --k 4 --random --out x.wav --save-params afile/x.json
 
 cli_end

@@ -36,9 +36,17 @@ grep -q "time budget reached" budget.out || fail "time budget: not reported ($(t
 
 "$SYMFLOW" eval --model cnf-param2tok.safetensors --n 16 --steps 4 --json eval.json > eval.out 2>&1 ||
   fail "eval: exit $? ($(tail -n 1 eval.out))"
-for key in mss wmfcc sot rms param_mse mss_ci rms_ci random best_of; do
+for key in mss wmfcc sot rms param_mse param_mse_raw mss_ci rms_ci random best_of rms_frames; do
   grep -q "\"$key\"" eval.json || fail "eval: JSON has no \"$key\""
 done
+grep -q '"rms_frame_samples": 800' eval.json || fail "eval: RMS frames are not 50 ms at 16 kHz by default"
+# --rms-frames authors (issue 17): 2205 / 1102 samples whatever the rate; only RMS changes.
+"$SYMFLOW" eval --model cnf-param2tok.safetensors --n 16 --steps 4 --rms-frames authors --json evala.json > evala.out 2>&1 ||
+  fail "eval --rms-frames authors: exit $? ($(tail -n 1 evala.out))"
+grep -q '"rms_frames": "authors"' evala.json || fail "eval --rms-frames authors: not recorded"
+grep -q '"rms_frame_samples": 2205' evala.json || fail "eval --rms-frames authors: frame is not 2205"
+[ "$(grep '"mss"' eval.json)" = "$(grep '"mss"' evala.json)" ] || fail "eval --rms-frames authors: MSS changed"
+[ "$(grep '"rms"' eval.json)" != "$(grep '"rms"' evala.json)" ] || fail "eval --rms-frames authors: RMS unchanged"
 [ "$(grep -c '"mss"' eval.json)" = 2 ] || fail "eval: the random reference has no mss"
 
 "$SYMFLOW" export --model cnf-param2tok.safetensors --out exported.safetensors > export.out 2>&1 ||
@@ -51,9 +59,10 @@ grep -q "surge-simple cnf-param2tok" export.out || fail "export: summary line la
 [ "$(grep -v '"file"' eval.json)" = "$(grep -v '"file"' eval2.json)" ] || fail "export: scores differ from the checkpoint's"
 
 "$SYMFLOW" render --task surge-simple --random --seed 7 --out in.wav > /dev/null 2>&1 || fail "render: exit $?"
-"$SYMFLOW" invert --model cnf-mlp.safetensors in.wav --out inv --samples 3 --steps 4 --seed 2 > inv.out 2>&1 ||
+# --no-level-match: the WAV is the rendering itself (by default it is scaled to the input's level).
+"$SYMFLOW" invert --model cnf-mlp.safetensors in.wav --out inv --samples 3 --steps 4 --seed 2 --no-level-match > inv.out 2>&1 ||
   fail "invert: exit $? ($(tail -n 1 inv.out))"
-for key in '"task": "surge-simple"' '"sample_rate"' '"seconds"' '"mss"' '"seed": 2'; do
+for key in '"task": "surge-simple"' '"sample_rate"' '"seconds"' '"mss"' '"seed": 2' '"raw_params"' '"mode": "start"' '"applied": false'; do
   grep -q "$key" inv/in.json || fail "invert: JSON lacks $key"
 done
 "$SYMFLOW" render --task surge-simple --float --params inv/in.json --out re.wav > /dev/null 2>&1 ||

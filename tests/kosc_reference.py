@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Prints the numpy reference values hard-coded in tests/test_synth_kosc.cpp.
 
-The reference is the numpy k-osc peer (shared/peer/kosc_data.py, checked against the
-authors' synth). Run: /usr/bin/python3 tests/kosc_reference.py [path/to/shared/peer]
+The reference is the numpy k-osc peer (shared/peer/kosc_data.py, which follows the authors'
+arithmetic operation by operation since issue 17 and equals sameBudget/kosc_ref.py). Run: /usr/bin/python3 tests/kosc_reference.py [path/to/shared/peer]
 (needs python3-numpy; the C++ tests themselves do not need python).
 """
 import os

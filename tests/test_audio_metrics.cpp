@@ -152,6 +152,45 @@ TEST_CASE("RMS envelope: frame count, padding and values") {
   CHECK(r > 0.0);
 }
 
+TEST_CASE("RMS frames: 50 / 25 ms at the task's rate by default, the authors' 2205 / 1102 samples as an option") {
+  // Issue 17, point 3 (docs/audio-metrics.md "RMS frame size").
+  const double sr = 16000;
+  AudioMetrics<> task(sr);
+  CHECK(task.rmsFrameSamples() == 800);
+  CHECK(task.rmsHopSamples() == 400);
+  AudioMetrics<> authors(sr, audio::authorsRmsFrames());
+  CHECK(authors.rmsFrameSamples() == 2205);
+  CHECK(authors.rmsHopSamples() == 1102);
+  // At 44.1 kHz both conventions are the same frames.
+  AudioMetrics<> a44(44100), b44(44100, audio::authorsRmsFrames());
+  CHECK(a44.rmsFrameSamples() == b44.rmsFrameSamples());
+  CHECK(a44.rmsHopSamples() == b44.rmsHopSamples());
+  // The authors' envelope at 16 kHz, by hand: 1102 zeros per side, frames of 2205, hop 1102.
+  Vec<double> steady = sine(440, sr, 16000), decaying = steady;
+  for (Index i = 0; i < decaying.size(); ++i) decaying[i] *= std::exp(-5.0 * double(i) / sr);
+  auto envelope = [](const Vec<double>& x) {
+    const Index frame = 2205, hop = 1102, pad = 1102;
+    const Index T = 1 + (x.size() + 2 * pad - frame) / hop;
+    Vec<double> e(T);
+    for (Index t = 0; t < T; ++t) {
+      double energy = 0;
+      for (Index j = t * hop - pad; j < t * hop - pad + frame; ++j)
+        if (j >= 0 && j < x.size()) energy += x[j] * x[j];
+      e[t] = std::sqrt(energy / double(frame));
+    }
+    return e;
+  };
+  const Vec<double> ea = envelope(steady), eb = envelope(decaying);
+  const double expected = ea.dot(eb) / (ea.norm() * eb.norm());
+  CHECK(authors.rms(steady, decaying) == doctest::Approx(expected).epsilon(1e-12));
+  CHECK(authors.rmsEnvelope(steady).size() == ea.size());
+  // The two conventions measure different time scales at 16 kHz.
+  CHECK(std::abs(authors.rms(steady, decaying) - task.rms(steady, decaying)) > 1e-3);
+  AudioMetricConfig bad;
+  bad.rmsFrameSamples = 100;  // hop missing
+  CHECK_THROWS_AS(AudioMetrics<>(sr, bad), Error);
+}
+
 TEST_CASE("batched metrics equal the pair versions, per column") {
   const double sr = 16000;
   const Index L = 3200, N = 3;

@@ -256,6 +256,66 @@ TEST_CASE("16-bit mono WAV at the target rate and length is used exactly as stor
   CHECK(notes[0] == path + ": 250.0 ms at 16000 Hz, mono, 4000 samples as the model expects");
 }
 
+TEST_CASE("a truncated WAV (data chunk shorter than announced) loads with a warning naming it and the loss") {
+  // Issue 17, point 6: libsndfile silently shortens the frame count to what is in the file.
+  const std::string full = tmp() / "full_for_trunc.wav";
+  writeSound(full, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, sine(16000, 0.5, 440, {1.0}, 0.5));
+  const auto bytes = readBytes(full);
+  REQUIRE(bytes.size() == 44 + 16000);
+  const std::string cut = tmp() / "trunc.wav";
+  writeBytes(cut, std::string(bytes.begin(), bytes.begin() + 44 + 6000));  // 3000 of 8000 frames
+  std::vector<std::string> notes;
+  const LoadedAudio a = loadAudioForModel(cut, 16000, 4000, &notes);
+  CHECK(a.sourceFrames == 3000);
+  const std::string all = joined(notes);
+  INFO(all);
+  CHECK(contains(notes, cut + ": warning: truncated WAV: the data chunk announces 16000 bytes but only 6000 are in "
+                              "the file (10000 bytes missing, 312.5 ms of 500.0 ms)"));
+  // The whole file gives no such warning, and neither does the memory entry point of a whole file.
+  notes.clear();
+  loadAudioForModel(full, 16000, 4000, &notes);
+  CHECK_FALSE(contains(notes, "truncated"));
+  // Same warning through the memory-buffer entry point.
+  const std::string cutBytes(bytes.begin(), bytes.begin() + 44 + 6000);
+  notes.clear();
+  loadAudioBytesForModel(cutBytes.data(), cutBytes.size(), "mem.wav", 16000, 4000, &notes);
+  CHECK(contains(notes, "mem.wav: warning: truncated WAV"));
+}
+
+TEST_CASE("the window the model hears: start, loudest (default for k-osc), --offset; near-silent warning") {
+  // Issue 17, point 5: 1 s at 44.1 kHz, a -80 dBFS tone, then a loud burst at 0.6-0.7 s.
+  const int rate = 44100;
+  std::vector<float> x = sine(rate, 1.0, 440, {1.0}, 1e-4);
+  for (Index t = Index(0.6 * rate); t < Index(0.7 * rate); ++t) x[std::size_t(t)] = float(0.5 * std::sin(0.3 * double(t)));
+  const std::string path = tmp() / "late_burst.wav";
+  writeSound(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, rate, 1, x);
+  std::vector<std::string> notes;
+  const LoadedAudio first = loadAudioForModel(path, rate, 1024, &notes);  // Start: the old behaviour
+  CHECK(first.windowStart == 0);
+  CHECK(first.nearSilent);
+  CHECK(first.windowRmsDbfs < -80);
+  CHECK(contains(notes, path + ": warning: the window the model hears (0.0 ms to 23.2 ms) is near silent"));
+  WindowRequest loud;
+  loud.mode = WindowRequest::Loudest;
+  notes.clear();
+  const LoadedAudio l = loadAudioForModel(path, rate, 1024, &notes, {}, loud);
+  CHECK(l.windowStart >= Index(0.6 * rate));
+  CHECK(l.windowStart + 1024 <= Index(0.7 * rate));
+  CHECK_FALSE(l.nearSilent);
+  CHECK(l.samples(0) == x[std::size_t(l.windowStart)]);
+  CHECK(contains(notes, "(the loudest window, --offset to choose)"));
+  CHECK_FALSE(contains(notes, "near silent"));
+  WindowRequest at;
+  at.mode = WindowRequest::Offset;
+  at.offsetSeconds = 0.25;
+  const LoadedAudio o = loadAudioForModel(path, rate, 1024, nullptr, {}, at);
+  CHECK(o.windowStart == Index(std::llround(0.25 * rate)));
+  CHECK(o.samples(10) == x[std::size_t(o.windowStart + 10)]);
+  at.offsetSeconds = 2.0;  // past the end
+  CHECK_THROWS_WITH_AS(loadAudioForModel(path, rate, 1024, nullptr, {}, at),
+                       doctest::Contains("is past the end of the file"), symflow::Error);
+}
+
 TEST_CASE("the mono mix is the average of the channels") {
   const std::string path = tmp() / "lr_float.wav";
   Rng rng(5);

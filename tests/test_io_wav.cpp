@@ -63,7 +63,7 @@ TEST_CASE("PCM16 round trip, mono and stereo, within half a quantization step") 
     CHECK(d.format == io::WavFormat::Pcm16);
     REQUIRE(d.channels() == ch);
     REQUIRE(d.frames() == 1001);
-    CHECK((d.samples - a).cwiseAbs().maxCoeff() <= 0.5f / 32767.f + 1e-7f);
+    CHECK((d.samples - a).cwiseAbs().maxCoeff() <= 0.5f / 32768.f + 1e-7f);
   }
 }
 
@@ -85,10 +85,27 @@ TEST_CASE("PCM16 clamps out-of-range samples; header fields are the canonical on
   CHECK(u16(34) == 16);     // bits
   CHECK(std::memcmp(b.data() + 36, "data", 4) == 0);
   CHECK(u32(40) == 8);
-  CHECK(std::int16_t(u16(44)) == 32767);
-  CHECK(std::int16_t(u16(46)) == -32767);
+  CHECK(std::int16_t(u16(44)) == 32767);   // 1.5 clamped to 1, then to the largest code
+  CHECK(std::int16_t(u16(46)) == -32768);  // -2 clamped to -1 = -32768 / 32768
   CHECK(std::int16_t(u16(48)) == 32767);
   CHECK(std::int16_t(u16(50)) == 0);
+}
+
+TEST_CASE("PCM16 is read with 1/32768 like libsndfile and PyTorch's loaders (issue 17)") {
+  // Hand-made samples: -32768, -16384, 16384, 32767, 1. With 1/32767 16384 read as 0.500015.
+  Mat<float> a(5, 1);
+  a << -1.f, -0.5f, 0.5f, 1.f, 1.f / 32768.f;
+  const auto b = io::encodeWav(a, 8000);
+  const io::WavData d = io::decodeWav(b.data(), b.size());
+  CHECK(d.samples(0, 0) == -1.0f);
+  CHECK(d.samples(1, 0) == -0.5f);
+  CHECK(d.samples(2, 0) == 0.5f);
+  CHECK(d.samples(3, 0) == 32767.f / 32768.f);  // +1 is one step below full scale
+  CHECK(d.samples(4, 0) == 1.f / 32768.f);
+  auto code = [&](std::size_t i) { return std::int16_t(std::uint16_t(b[44 + 2 * i] | b[45 + 2 * i] << 8)); };
+  CHECK(code(1) == -16384);
+  CHECK(code(2) == 16384);
+  CHECK(code(4) == 1);
 }
 
 TEST_CASE("Float32 round trip is bit-exact (values beyond +-1 too)") {
@@ -172,7 +189,7 @@ TEST_CASE("writeWav is atomic: no partial or temporary files, failures leave the
   io::writeWav(path, a, 16000);
   CHECK(dir.files() == std::vector<std::string>{"x.wav"});
   const io::WavData d = io::readWav(path);
-  CHECK((d.samples - a).cwiseAbs().maxCoeff() <= 0.5f / 32767.f + 1e-7f);
+  CHECK((d.samples - a).cwiseAbs().maxCoeff() <= 0.5f / 32768.f + 1e-7f);
   // Overwrite with float data.
   io::writeWav(path, a, 8000, io::WavFormat::Float32);
   CHECK(io::readWav(path).format == io::WavFormat::Float32);
@@ -217,7 +234,8 @@ TEST_CASE("libsndfile reads our files and we read libsndfile's (independent orac
       std::vector<float> inter(std::size_t(300 * ch));
       CHECK(sf_readf_float(f, inter.data(), 300) == 300);
       sf_close(f);
-      const float tol = fmt == io::WavFormat::Pcm16 ? 2.f / 32767.f : 0.f;
+      // Same convention both ways (1/32768 to read, issue 17): half a step, not 2 / 32767.
+      const float tol = fmt == io::WavFormat::Pcm16 ? 0.5f / 32768.f + 1e-7f : 0.f;
       float worst = 0;
       for (Index i = 0; i < 300; ++i)
         for (Index c = 0; c < ch; ++c) worst = std::max(worst, std::abs(inter[std::size_t(i * ch + c)] - a(i, c)));
@@ -239,7 +257,19 @@ TEST_CASE("libsndfile reads our files and we read libsndfile's (independent orac
       CHECK(d.sampleRate == 22050);
       REQUIRE(d.frames() == 300);
       REQUIRE(d.channels() == ch);
-      CHECK((d.samples - a).cwiseAbs().maxCoeff() <= tol);
+      // libsndfile writes with 32767 and reads with 1/32768: its own reading of its file is
+      // what we must return, bit for bit.
+      SF_INFO ri{};
+      SNDFILE* r = sf_open(theirs.c_str(), SFM_READ, &ri);
+      REQUIRE(r != nullptr);
+      CHECK(sf_readf_float(r, inter.data(), 300) == 300);
+      sf_close(r);
+      float worstTheirs = 0;
+      for (Index i = 0; i < 300; ++i)
+        for (Index c = 0; c < ch; ++c)
+          worstTheirs = std::max(worstTheirs, std::abs(inter[std::size_t(i * ch + c)] - d.samples(i, c)));
+      CHECK(worstTheirs == 0.f);
+      CHECK((d.samples - a).cwiseAbs().maxCoeff() <= 2.f / 32768.f);
     }
 }
 #endif

@@ -8,7 +8,8 @@
 //   rate, 1..maxChannels channels)--> frames x channels float, integer formats scaled to [-1, 1)
 //   --average of the channels (in double)--> mono m[t] = (1/C) sum_c x[t, c]
 //   --libsamplerate, SRC_SINC_BEST_QUALITY, ratio = targetRate / fileRate (skipped when equal)-->
-//   --first targetLength samples, zero-padded when the file is shorter--> samples (targetLength)
+//   --targetLength samples from the chosen window (WindowRequest: the first ones, the loudest
+//   ones within the first 10 s, or from --offset), zero-padded when the file is shorter--> samples
 // Only the prefix the model needs (plus the resampler's filter reach, resampleMarginFrames) is
 // kept in memory and resampled; the rest of the file is still decoded and scanned (NaN/Inf,
 // peak, duration), so memory stays O(targetLength) and long files cost one streaming pass.
@@ -17,7 +18,10 @@
 // Notes (for the user, one line each, starting with the name): what was done, e.g.
 //   "in.wav: 2.50 s at 48000 Hz, 2 channels mixed to mono, resampled to 44100 Hz (libsamplerate
 //    sinc best), trimmed to 1024 samples (23.2 ms)"
-// plus warnings (truncated file, read error part-way, samples above full scale).
+// plus warnings (truncated file, read error part-way, samples above full scale, a near-silent
+// window). A WAV whose data chunk is shorter than its header announces is read as far as it
+// goes, with "NAME: warning: truncated WAV: the data chunk announces N bytes but only M are in
+// the file (D bytes missing, X s of Y s); ..." (libsndfile alone would not tell; issue 17).
 //
 // Errors: every bad input throws symflow::Error with ONE line "NAME: problem", e.g.
 //   "x.wav: no such file", "x.wav: cannot be read (permission denied)", "x.wav: is a directory,
@@ -88,6 +92,20 @@ struct DecodedAudio {
   std::vector<std::string> warnings;  // one line each, starting with the name
 };
 
+/// Which targetLength samples of the file the model hears (issue 17).
+///   Start:   the first ones (the default for models that hear seconds, e.g. surge-simple).
+///   Loudest: the window with the most energy (sum of squares, earliest on ties), searched over
+///            the first searchSeconds of the file at the model's rate, any start sample (the
+///            default for k-osc models, which hear only 23.2 ms).
+///   Offset:  the window starting offsetSeconds into the file (`invert --offset`).
+struct WindowRequest {
+  enum Mode { Start, Loudest, Offset };
+  Mode mode = Start;
+  double offsetSeconds = 0;
+  double searchSeconds = 10;
+  double nearSilentDbfs = -50;  // window RMS below this: a warning
+};
+
 /// What the model gets, and where it came from.
 struct LoadedAudio {
   Vec<float> samples;  // targetLength mono samples at sampleRate
@@ -95,6 +113,14 @@ struct LoadedAudio {
   int sourceRate = 0, sourceChannels = 0;
   Index sourceFrames = 0;
   bool resampled = false, trimmed = false, padded = false;
+  // The window heard: samples [windowStart, windowStart + targetLength) at sampleRate.
+  WindowRequest::Mode windowMode = WindowRequest::Start;
+  Index windowStart = 0;
+  double windowRmsDbfs = 0;  // RMS of samples in dB re full scale (-inf: all zero)
+  bool nearSilent = false;
+  const char* windowModeName() const {
+    return windowMode == WindowRequest::Loudest ? "loudest" : windowMode == WindowRequest::Offset ? "offset" : "start";
+  }
 };
 
 /// The libsamplerate converter used (SRC_SINC_BEST_QUALITY: 97 dB SNR, 97% bandwidth; only the
@@ -198,6 +224,65 @@ struct FileCloser {
   void operator()(std::FILE* f) const noexcept { std::fclose(f); }
 };
 
+/// What a RIFF/WAVE file's own chunk headers say about its data chunk (libsndfile silently
+/// shortens a truncated file's frame count to what is there, so the announced size is read here).
+struct WavDataChunk {
+  bool found = false;
+  std::uint64_t announcedBytes = 0, presentBytes = 0;
+  unsigned blockAlign = 0, sampleRate = 0;
+};
+
+/// Walks the chunks of a RIFF/WAVE file through `io` (no-op for other formats) and seeks back to
+/// the start. A data size of 0 or 0xFFFFFFFF (streaming writers: "unknown") is not a truncation.
+inline WavDataChunk scanWavDataChunk(SF_VIRTUAL_IO& io, void* user, sf_count_t byteSize) {
+  WavDataChunk out;
+  auto get32 = [](const unsigned char* p) {
+    return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
+  };
+  unsigned char head[12];
+  if (byteSize < 12 || io.seek(0, SEEK_SET, user) != 0 || io.read(head, 12, user) != 12 ||
+      std::memcmp(head, "RIFF", 4) != 0 || std::memcmp(head + 8, "WAVE", 4) != 0) {
+    io.seek(0, SEEK_SET, user);
+    return out;
+  }
+  sf_count_t pos = 12;
+  for (int chunks = 0; chunks < 1024 && pos + 8 <= byteSize; ++chunks) {
+    unsigned char ch[8];
+    if (io.seek(pos, SEEK_SET, user) != pos || io.read(ch, 8, user) != 8) break;
+    const std::uint32_t size = get32(ch + 4);
+    if (std::memcmp(ch, "fmt ", 4) == 0 && size >= 16) {
+      unsigned char fmt[16];
+      if (io.read(fmt, 16, user) == 16) {
+        out.sampleRate = get32(fmt + 4);
+        out.blockAlign = unsigned(fmt[12]) | unsigned(fmt[13]) << 8;
+      }
+    } else if (std::memcmp(ch, "data", 4) == 0) {
+      out.found = size != 0 && size != 0xFFFFFFFFu;
+      out.announcedBytes = size;
+      out.presentBytes = std::uint64_t(std::max<sf_count_t>(0, byteSize - (pos + 8)));
+      break;
+    }
+    pos += 8 + sf_count_t(size) + sf_count_t(size & 1);
+  }
+  io.seek(0, SEEK_SET, user);
+  return out;
+}
+
+/// The warning for a data chunk shorter than announced, or "" (issue 17).
+inline std::string truncationWarning(const std::string& name, const WavDataChunk& c) {
+  if (!c.found || c.presentBytes >= c.announcedBytes) return "";
+  const std::uint64_t missing = c.announcedBytes - c.presentBytes;
+  std::string s = name + ": warning: truncated WAV: the data chunk announces " + std::to_string(c.announcedBytes) +
+                  " bytes but only " + std::to_string(c.presentBytes) + " are in the file (" +
+                  std::to_string(missing) + " bytes missing";
+  if (c.blockAlign > 0 && c.sampleRate > 0) {
+    const double perSecond = double(c.blockAlign) * double(c.sampleRate);
+    s += ", " + formatDuration(double(missing) / perSecond) + " of " +
+         formatDuration(double(c.announcedBytes) / perSecond);
+  }
+  return s + "); using the audio that is there";
+}
+
 /// Frames to keep as a function of the file's sample rate (known only once the header is read).
 using KeepFrames = std::function<Index(int fileRate)>;
 
@@ -206,6 +291,7 @@ using KeepFrames = std::function<Index(int fileRate)>;
 inline DecodedAudio decodeVirtual(SF_VIRTUAL_IO& io, void* user, sf_count_t byteSize, const std::string& name,
                                   const AudioLimits& limits, const KeepFrames& keepFramesFor) {
   if (byteSize <= 0) fail(name, "is empty (0 bytes)");
+  const WavDataChunk wavData = scanWavDataChunk(io, user, byteSize);
   SF_INFO info{};
   std::unique_ptr<SNDFILE, SndfileCloser> sf(sf_open_virtual(&io, SFM_READ, &info, user));
   if (!sf) {
@@ -275,6 +361,8 @@ inline DecodedAudio decodeVirtual(SF_VIRTUAL_IO& io, void* user, sf_count_t byte
     if (t == 0) fail(name, "is not a readable audio file (libsndfile: " + why + ")");
     out.warnings.push_back(name + ": warning: read error after " + formatDuration(double(t) / rate) +
                            " (libsndfile: " + why + "); using the audio before it");
+  } else if (const std::string w = truncationWarning(name, wavData); !w.empty() && t > 0) {
+    out.warnings.push_back(w);
   } else if (headerKnown && Index(info.frames) > t && t > 0) {
     out.warnings.push_back(name + ": warning: the header announces " + std::to_string(info.frames) +
                            " frames but only " + std::to_string(t) + " could be read (truncated file?)");
@@ -390,14 +478,28 @@ inline Index framesNeeded(int fileRate, double targetRate, Index targetLength) {
 
 inline LoadedAudio prepareForModel(const std::string& name, double targetRate, Index targetLength,
                                    std::vector<std::string>* notes, const AudioLimits& limits,
-                                   const std::function<DecodedAudio(const KeepFrames&)>& decode) {
+                                   const std::function<DecodedAudio(const KeepFrames&)>& decode,
+                                   const WindowRequest& window = {}) {
   require(std::isfinite(targetRate) && targetRate > 0,
           "loadAudioForModel: target rate must be positive, got " + formatNumber(targetRate));
   require(targetLength > 0, "loadAudioForModel: target length must be positive, got " + std::to_string(targetLength));
   require(double(targetLength) <= limits.maxSeconds * targetRate,
           "loadAudioForModel: target length " + std::to_string(targetLength) + " is longer than " +
               formatDuration(limits.maxSeconds));
-  DecodedAudio dec = decode([&](int fileRate) { return framesNeeded(fileRate, targetRate, targetLength); });
+  require(std::isfinite(window.offsetSeconds) && window.offsetSeconds >= 0 &&
+              window.offsetSeconds <= limits.maxSeconds,
+          "--offset must be between 0 and " + formatDuration(limits.maxSeconds) + " (seconds)");
+  require(std::isfinite(window.searchSeconds) && window.searchSeconds > 0, "loadAudioForModel: bad search length");
+  // Samples at the target rate that must be decoded: the window's end (Offset), the search
+  // range (Loudest) or the window itself (Start).
+  const Index offsetSamples = Index(std::llround(window.offsetSeconds * targetRate));
+  const Index neededAtTarget =
+      window.mode == WindowRequest::Offset
+          ? offsetSamples + targetLength
+          : window.mode == WindowRequest::Loudest
+                ? std::max<Index>(targetLength, Index(std::min(window.searchSeconds, limits.maxSeconds) * targetRate))
+                : targetLength;
+  DecodedAudio dec = decode([&](int fileRate) { return framesNeeded(fileRate, targetRate, neededAtTarget); });
 
   LoadedAudio out;
   out.sampleRate = targetRate;
@@ -418,19 +520,50 @@ inline LoadedAudio prepareForModel(const std::string& name, double targetRate, I
   // The whole file's length at the target rate decides "trimmed" / "padded" (a one-sample
   // shortfall from the resampler's rounding is padded without comment).
   const Index equivalent = out.resampled ? Index(std::llround(double(dec.frames) * ratio)) : dec.frames;
+  // Samples of the file proper at the target rate (the resampler's tail beyond it is not audio).
+  const Index present = std::min<Index>(Index(mono.size()), std::max<Index>(equivalent, 0));
+  Index start = 0;
+  out.windowMode = window.mode;
+  if (window.mode == WindowRequest::Offset) {
+    if (offsetSamples >= present)
+      fail(name, "--offset " + formatNumber(window.offsetSeconds) + " s is past the end of the file (" +
+                     formatDuration(double(dec.frames) / dec.sampleRate) + " long)");
+    start = offsetSamples;
+  } else if (window.mode == WindowRequest::Loudest && present > targetLength) {
+    // Sliding sum of squares over every start in [0, present - targetLength] (in double).
+    double energy = 0;
+    for (Index i = 0; i < targetLength; ++i) energy += double(mono[std::size_t(i)]) * double(mono[std::size_t(i)]);
+    double best = energy;
+    for (Index s0 = 1; s0 + targetLength <= present; ++s0) {
+      const double in = mono[std::size_t(s0 + targetLength - 1)], outv = mono[std::size_t(s0 - 1)];
+      energy += in * in - outv * outv;
+      if (energy > best * (1 + 1e-12) + 1e-300) {
+        best = energy;
+        start = s0;
+      }
+    }
+  }
+  out.windowStart = start;
   out.trimmed = equivalent > targetLength;
-  out.padded = equivalent < targetLength;
+  out.padded = start + targetLength > equivalent;
   out.samples = Vec<float>::Zero(targetLength);
-  const Index copied = std::min<Index>(targetLength, Index(mono.size()));
-  for (Index i = 0; i < copied; ++i) out.samples(i) = mono[static_cast<std::size_t>(i)];
+  const Index copied = std::max<Index>(0, std::min<Index>(targetLength, Index(mono.size()) - start));
+  for (Index i = 0; i < copied; ++i) out.samples(i) = mono[static_cast<std::size_t>(start + i)];
+  const double meanSquare = out.samples.cast<double>().squaredNorm() / double(targetLength);
+  out.windowRmsDbfs = meanSquare > 0 ? 10 * std::log10(meanSquare) : -INFINITY;
+  out.nearSilent = out.windowRmsDbfs < window.nearSilentDbfs;
 
   const double used = double(targetLength) / targetRate;
+  const std::string windowText = formatDuration(double(start) / targetRate) + " to " +
+                                 formatDuration(double(start + targetLength) / targetRate);
   if (double(out.samples.cwiseAbs().maxCoeff()) < limits.silenceThreshold) {
     const std::string where =
         dec.firstAudibleFrame >= 0
             ? "; its sound starts at " + formatDuration(double(dec.firstAudibleFrame) / dec.sampleRate)
             : "";
-    fail(name, "is silent in the first " + formatDuration(used) + " that the model hears" + where);
+    if (start == 0)
+      fail(name, "is silent in the first " + formatDuration(used) + " that the model hears" + where);
+    fail(name, "is silent in the window the model hears (" + windowText + ")" + where);
   }
   if (notes) {
     std::string s = name + ": " + formatDuration(double(dec.frames) / dec.sampleRate) + " at " +
@@ -443,8 +576,20 @@ inline LoadedAudio prepareForModel(const std::string& name, double targetRate, I
       s += ", zero-padded to " + std::to_string(targetLength) + " samples (" + formatDuration(used) + ")";
     else
       s += ", " + std::to_string(targetLength) + " samples as the model expects";
+    if (window.mode != WindowRequest::Start || start > 0)
+      s += "; the model hears " + windowText + " (" +
+           (window.mode == WindowRequest::Loudest ? std::string("the loudest window, --offset to choose")
+                                                   : std::string("--offset")) +
+           ")";
     notes->push_back(s);
     for (auto& w : dec.warnings) notes->push_back(std::move(w));
+    if (out.nearSilent) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    ": warning: the window the model hears (%s) is near silent (RMS %.1f dBFS, below %.0f dBFS)",
+                    windowText.c_str(), out.windowRmsDbfs, window.nearSilentDbfs);
+      notes->push_back(name + buf + (window.mode == WindowRequest::Offset ? "" : "; try --offset"));
+    }
   }
   return out;
 }
@@ -454,22 +599,22 @@ inline LoadedAudio prepareForModel(const std::string& name, double targetRate, I
 /// Reads an audio file and returns exactly targetLength mono samples at targetRate (see the
 /// top of this file). Appends what was done, and warnings, to *notes when notes is not null.
 inline LoadedAudio loadAudioForModel(const std::string& path, double targetRate, Index targetLength,
-                                     std::vector<std::string>* notes, const AudioLimits& limits = {}) {
-  return audio_detail::prepareForModel(path, targetRate, targetLength, notes, limits,
-                                       [&](const audio_detail::KeepFrames& keep) {
-                                         return audio_detail::decodeFile(path, limits, keep);
-                                       });
+                                     std::vector<std::string>* notes, const AudioLimits& limits = {},
+                                     const WindowRequest& window = {}) {
+  return audio_detail::prepareForModel(
+      path, targetRate, targetLength, notes, limits,
+      [&](const audio_detail::KeepFrames& keep) { return audio_detail::decodeFile(path, limits, keep); }, window);
 }
 
 /// Same as loadAudioForModel, from bytes in memory (`name` is used in messages): the entry
 /// point for fuzzing and for audio that does not come from a file.
 inline LoadedAudio loadAudioBytesForModel(const void* data, std::size_t size, const std::string& name,
                                           double targetRate, Index targetLength, std::vector<std::string>* notes,
-                                          const AudioLimits& limits = {}) {
-  return audio_detail::prepareForModel(name, targetRate, targetLength, notes, limits,
-                                       [&](const audio_detail::KeepFrames& keep) {
-                                         return audio_detail::decodeBytes(data, size, name, limits, keep);
-                                       });
+                                          const AudioLimits& limits = {}, const WindowRequest& window = {}) {
+  return audio_detail::prepareForModel(
+      name, targetRate, targetLength, notes, limits,
+      [&](const audio_detail::KeepFrames& keep) { return audio_detail::decodeBytes(data, size, name, limits, keep); },
+      window);
 }
 
 }  // namespace symflow::cli

@@ -586,7 +586,7 @@ symflow::cli::RegisterCommand reg(
       app.add_option("--steps", a->steps, "ODE solver steps")->capture_default_str();
       app.add_option("--cfg,--guidance", a->guidance, "Classifier-free guidance weight")->capture_default_str();
       app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();
-      app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str()->check(cli::nonNegativeInteger());
+      app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str()->transform(cli::nonNegativeInteger());
       app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
       app.callback([a] { run(*a); });
     });

@@ -25,7 +25,7 @@
 namespace {
 
 struct EvalArgs {
-  std::string model, json, variant = "symmetric", solver = "rk4";
+  std::string model, json, variant = "symmetric", solver = "rk4", rmsFrames = "task";
   long randomK = 0;  // --random K (0: not given)
   long n = 2048, chunk = 1024, bestOf = 1;
   int steps = 100, threads = 0;
@@ -63,7 +63,10 @@ void runSurge(const EvalArgs& a, const Given& given) {
   const auto& cfg = model->config();
   synth::SurgeSynth synth(cfg.synthConfig());
   models::SurgeFeatures features(cfg.feature, cfg.sampleRate);
-  audio::AudioMetrics<> metrics(cfg.sampleRate);
+  // RMS frames (docs/audio-metrics.md): 50 / 25 ms at the model's rate, or the authors' fixed
+  // 2205 / 1102 samples (--rms-frames authors); the two agree at 44.1 kHz.
+  const bool authorsRms = a.rmsFrames == "authors";
+  audio::AudioMetrics<> metrics(cfg.sampleRate, authorsRms ? audio::authorsRmsFrames() : audio::AudioMetricConfig{});
   models::SurgeTestSet testSet(cfg);
   models::SampleOptions so;
   so.steps = a.steps;
@@ -74,13 +77,14 @@ void runSurge(const EvalArgs& a, const Given& given) {
   const long chunk = std::max<long>(1, std::min<long>(a.chunk, 64) / bestOf);
   constexpr std::uint64_t kRandomDomain = 0x72616e646f6dULL;  // "random"
   Rng rng(a.seed), randomRng = Rng(a.seed).fork(kRandomDomain);
-  std::vector<double> v[5], r[5];  // mss, wmfcc, sot, rms, param_mse
+  std::vector<double> v[6], r[6];  // mss, wmfcc, sot, rms, param_mse, param_mse_raw
   auto keep = [](std::vector<double>* dst, const models::SurgeScores& s) {
     append(dst[0], s.mss);
     append(dst[1], s.wmfcc);
     append(dst[2], s.sot);
     append(dst[3], s.rms);
     append(dst[4], s.paramMse);
+    append(dst[5], s.paramMseRaw);
   };
   train::Progress progress("eval", (n + chunk - 1) / chunk, chunk, 2.0, stderr);
   long done = 0, chunkIndex = 0;
@@ -103,7 +107,9 @@ void runSurge(const EvalArgs& a, const Given& given) {
     progress.update(++chunkIndex, MeanCi::of(v[0]).mean);
   }
   progress.finish(chunkIndex);
-  const char* names[5] = {"mss", "wmfcc", "sot", "rms", "param_mse"};
+  // param_mse: of the clamped predictions (what the synth plays); param_mse_raw: of the raw ones
+  // (the authors' parameter metrics). The audio metrics are of the renderings (clamped).
+  const char* names[6] = {"mss", "wmfcc", "sot", "rms", "param_mse", "param_mse_raw"};
   std::cout << std::fixed << std::setprecision(4);
   std::cout << "model " << a.model << " (surge-simple " << models::toString(cfg.kind) << "), " << n
             << " test sounds, ";
@@ -111,21 +117,27 @@ void runSurge(const EvalArgs& a, const Given& given) {
     std::cout << a.solver << " " << a.steps << " steps, guidance " << std::setprecision(2) << a.guidance
               << std::setprecision(4) << ", ";
   std::cout << "seed " << a.seed << (bestOf > 1 ? ", best of " + std::to_string(bestOf) + " by MSS" : std::string())
+            << ", RMS frames " << metrics.rmsFrameSamples() << " / " << metrics.rmsHopSamples() << " samples ("
+            << (authorsRms ? "the authors'" : "50 / 25 ms") << ")"
             << "\n            model               random patches\n";
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 6; ++i) {
     const auto m = MeanCi::of(v[i]), q = MeanCi::of(r[i]);
-    std::cout << std::left << std::setw(10) << names[i] << "  " << m.mean << " +- " << m.ci << "   " << q.mean
+    std::cout << std::left << std::setw(13) << names[i] << "  " << m.mean << " +- " << m.ci << "   " << q.mean
               << " +- " << q.ci << "\n";
   }
   if (!a.json.empty()) {
     json::Value j = json::Value::object(), rj = json::Value::object();
     j.set("task", "surge-simple").set("model", models::toString(cfg.kind)).set("file", a.model).set("n", n);
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < 6; ++i) {
       const auto m = MeanCi::of(v[i]), q = MeanCi::of(r[i]);
       j.set(names[i], m.mean).set(std::string(names[i]) + "_ci", m.ci);
       rj.set(names[i], q.mean).set(std::string(names[i]) + "_ci", q.ci);
     }
     j.set("random", rj);
+    j.set("rms_frames", authorsRms ? "authors" : "task")
+        .set("rms_frame_samples", std::int64_t(metrics.rmsFrameSamples()))
+        .set("rms_hop_samples", std::int64_t(metrics.rmsHopSamples()));
+    j.set("params_for_param_mse", "param_mse: clamped to [-1, 1] as the synth plays them; param_mse_raw: raw predictions");
     j.set("sampler", a.solver).set("steps", a.steps).set("cfg", a.guidance).set("seed", std::int64_t(a.seed));
     j.set("best_of", std::int64_t(bestOf));
     io::writeFileAtomically(a.json, json::dump(j, 2) + "\n");
@@ -225,6 +237,8 @@ void run(const EvalArgs& a, const Given& given) {
     v.set("lsd_ci", ci(lsd)).set("lac_ci", ci(lac)).set("chamfer_ci", ci(ch)).set("param_mse_ci", ci(mse));
     v.set("sampler", a.solver).set("steps", a.steps).set("cfg", a.guidance).set("seed", std::int64_t(a.seed));
     v.set("best_of", a.bestOf);
+    v.set("params_for_metrics", "LAC, Chamfer and param MSE on the raw predictions (the authors'); LSD on their "
+                                "renderings (the synth clamps to [-1, 1])");
     io::writeFileAtomically(a.json, json::dump(v, 2) + "\n");
   }
 }
@@ -247,8 +261,13 @@ symflow::cli::RegisterCommand reg("eval", "Score a model on its task's held-out 
   app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();
   app.add_option("--seed", a->seed, "Seed of the sampling noise")
       ->capture_default_str()
-      ->check(symflow::cli::nonNegativeInteger());
+      ->transform(symflow::cli::nonNegativeInteger());
   app.add_option("--json", a->json, "Also write the scores to this JSON file");
+  app.add_option("--rms-frames", a->rmsFrames,
+                 "surge-simple RMS frames: task (50 / 25 ms at the model's rate) or authors (2205 / 1102 "
+                 "samples at any rate, the authors' script)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"task", "authors"}));
   app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
   app.callback([a, &app] { run(*a, [&app](const char* o) { return app.get_option(o)->count() > 0; }); });
 });

@@ -2,30 +2,39 @@
 //
 //   symflow invert --model M.safetensors in.wav [more.wav ...] --out DIR
 //                  [--samples 16] [--seed 0] [--steps 100] [--cfg 2] [--solver rk4] [--all]
+//                  [--offset SECONDS] [--no-level-match]
 //
 // For each input: read it (libsndfile; any common format, rate and channel count), mix to
-// mono, resample to the model's rate (libsamplerate), trim or pad to the model's length (one
-// note line says what was done), draw N candidate parameter sets from the model (a flow draws
+// mono, resample to the model's rate (libsamplerate), take the window the model hears (k-osc:
+// the loudest 1024 samples of the first 10 s; surge-simple: the start; --offset S: from S
+// seconds; one note line says what was done and which window, and a warning when that window
+// is near silent, RMS below -50 dBFS), pad if short, draw N candidate parameter sets from the model (a flow draws
 // N posterior samples; a regression model has one answer, so N = 1; `random` draws N uniform
 // patches), render each with the model's synth, and rank them by the task's audio distance to
 // the input (k-osc: LSD in dB, metrics/kosc.hpp; surge-simple: MSS, audio/metrics.hpp, with
 // every candidate rendered with noise seed --seed). Writes, per input STEM:
 //   DIR/STEM.json  best candidate: the params JSON of `symflow render --params` (model values
 //                  and the synth's own units: Hz, amplitude, shape, seconds, ...) plus "input",
-//                  "model", the distance ("lsd_db" or "mss"), "rank", "candidates" and the
-//                  sampler settings
-//   DIR/STEM.wav   its resynthesis (32-bit float WAV at the model's rate)
+//                  "model", the distance ("lsd_db" or "mss"), "rank", "candidates", the
+//                  sampler settings, "raw_params" (the unclamped prediction; "params" are
+//                  clamped to [-1, 1] as the synth plays them), "window" (which samples the
+//                  model heard) and "level_match" (the gain applied to the WAV, in dB)
+//   DIR/STEM.wav   its resynthesis (32-bit float WAV at the model's rate), by default scaled to
+//                  the RMS level of the window the model heard (peak at most 0 dBFS);
+//                  --no-level-match writes it as rendered
 //   with --all also DIR/STEM.rankNN.json / .wav for every candidate (NN = 01 is the best).
 // Re-render a result with: symflow render --task kosc --k K --variant V --params DIR/STEM.json,
 // or symflow render --task surge-simple --sample-rate R --seconds S --params DIR/STEM.json (R, S:
 // the model's, written in the JSON as "sample_rate" and "seconds").
 //
-// Failure: every input is read and checked before anything is sampled, and every output is
-// computed before the first file is written, so a bad input (missing, not audio, empty,
-// silent, NaN, too many channels, ...) gives one line naming the file, exit status 1 and no
-// output files. Two inputs with the same file stem are refused (their outputs would collide).
-// The candidates of one input depend only on (model, input, --seed, sampler settings), not on
-// the other inputs or their order.
+// Failure: the output folder and paths are checked before the model is loaded, every input is
+// read and checked before anything is sampled, and every output is computed before the first
+// file is written, so a bad input (missing, not audio, empty, silent, NaN, too many channels,
+// ...) or an --out that cannot be created gives one line naming it, exit status 1 and no output
+// files. Two inputs with the same file stem are refused (their outputs would collide).
+// Noise: input i (0-based position on the command line) samples from Rng(seed).fork(i), so the
+// inputs of one call are independent draws; its candidates depend only on (model, input,
+// --seed, its position, sampler settings), not on the other inputs.
 #include <algorithm>
 #include <filesystem>
 #include <iomanip>
@@ -60,7 +69,9 @@ struct InvertArgs {
   int steps = 100, threads = 0;
   double guidance = 2.0;
   std::uint64_t seed = 0;
-  bool all = false, quiet = false;
+  bool all = false, quiet = false, noLevelMatch = false;
+  double offset = 0;  // --offset SECONDS
+  bool offsetGiven = false;
 };
 
 /// The ranked candidates of one input (column j = rank j, best first).
@@ -69,6 +80,7 @@ struct Inversion {
   Mat<float> params, audio;
   Vec<double> distance;  // the task's audio distance of each candidate to the input, ascending
   double firstDistance = 0;  // of the first draw (what one unranked sample gives)
+  cli::LoadedAudio heard = {};  // what the model heard (window, level)
 };
 
 /// What `invert` needs of a model, whatever its task.
@@ -77,6 +89,7 @@ struct Inverter {
   std::string kind;         // "cnf-param2tok"
   std::string distanceKey, distanceLabel, distanceUnit;  // "lsd_db", "LSD", " dB"
   bool deterministic = false;
+  cli::WindowRequest::Mode defaultWindow = cli::WindowRequest::Start;
   double rate = 0;
   Index length = 0;
   RenderTask task;
@@ -96,6 +109,7 @@ Inverter kOscInverter(std::shared_ptr<models::KOscModel> model, const models::Sa
   v.deterministic = !models::isFlow(cfg.kind) && cfg.kind != models::ModelKind::Random;
   v.rate = synth::KOscConstants::sampleRate;
   v.length = synth::KOscConstants::numSamples;
+  v.defaultWindow = cli::WindowRequest::Loudest;  // 23.2 ms: the first ones may be an attack or silence
   TaskOptions to;
   to.k = long(cfg.k);
   to.variant = models::toString(cfg.variant);
@@ -145,16 +159,45 @@ void checkArgs(const InvertArgs& a) {
   require(a.steps >= 1 && a.steps <= 100000, "--steps must be between 1 and 100000, got " + std::to_string(a.steps));
   require(std::isfinite(a.guidance), "--cfg must be a finite number");
   require(a.threads >= 0 && a.threads <= 1024, "--threads must be in [0, 1024] (0: default)");
+  require(!a.offsetGiven || (std::isfinite(a.offset) && a.offset >= 0),
+          "--offset must be a number of seconds >= 0, got " + std::to_string(a.offset));
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (fs::exists(a.out, ec) && !fs::is_directory(a.out, ec)) throw Error("--out " + a.out + ": exists and is not a folder");
+  // Every output path is checked before the model is even loaded (issue 17): the folder must be
+  // creatable (or writable), and no output file may be a folder.
+  checkFolderCreatable("--out", a.out);
   std::map<std::string, std::string> stems;
   for (const auto& in : a.inputs) {
     const std::string stem = fs::path(in).stem().string();
     require(!stem.empty() && stem != "." && stem != "..", in + ": cannot name an output after this path");
     const auto [it, fresh] = stems.emplace(stem, in);
     require(fresh, "inputs " + it->second + " and " + in + " would both write " + stem + ".json/.wav; rename one");
+    for (const char* ext : {".json", ".wav"}) {
+      const fs::path out = fs::path(a.out) / (stem + ext);
+      if (fs::is_directory(out, ec)) throw Error("--out " + a.out + ": " + out.string() + " is a folder; cannot write it");
+    }
   }
+}
+
+/// Gain that brings the resynthesis to the RMS level of what the model heard, limited so that
+/// its peak stays at or below full scale (1.0). 1 for a silent resynthesis.
+struct LevelMatch {
+  double gain = 1, gainDb = 0;
+  bool limitedByPeak = false;
+};
+LevelMatch levelMatch(const Vec<float>& heard, const Eigen::Ref<const Vec<float>>& synth) {
+  LevelMatch m;
+  const double rIn = std::sqrt(heard.cast<double>().squaredNorm() / double(std::max<Index>(1, heard.size())));
+  const double rOut = std::sqrt(synth.cast<double>().squaredNorm() / double(std::max<Index>(1, synth.size())));
+  const double peak = synth.size() ? double(synth.cwiseAbs().maxCoeff()) : 0.0;
+  if (!(rOut > 0) || !(rIn > 0)) return m;
+  m.gain = rIn / rOut;
+  if (peak * m.gain > 1.0) {
+    m.gain = 1.0 / peak;
+    m.limitedByPeak = true;
+  }
+  m.gainDb = 20 * std::log10(m.gain);
+  return m;
 }
 
 void run(const InvertArgs& a) {
@@ -181,7 +224,10 @@ void run(const InvertArgs& a) {
   // Notes are printed once every input has passed, so a refusal stays the only line.
   std::vector<LoadedAudio> loaded;
   std::vector<std::string> notes;
-  for (const auto& in : a.inputs) loaded.push_back(loadAudioForModel(in, rate, length, &notes));
+  WindowRequest window;
+  window.mode = a.offsetGiven ? WindowRequest::Offset : inv.defaultWindow;
+  window.offsetSeconds = a.offsetGiven ? a.offset : 0.0;
+  for (const auto& in : a.inputs) loaded.push_back(loadAudioForModel(in, rate, length, &notes, {}, window));
   if (deterministic && a.samples > 1)
     notes.insert(notes.begin(), "invert: the model " + inv.description + " is a regression model: one candidate per input");
   if (!a.quiet)
@@ -189,17 +235,31 @@ void run(const InvertArgs& a) {
   // 2. Sample, render, rank.
   std::vector<Inversion> results;
   for (std::size_t i = 0; i < loaded.size(); ++i) {
-    Rng rng(a.seed);  // per input: its result does not depend on the other inputs
+    // Input i (its position on the command line, from 0) draws from its own stream
+    // Rng(seed).fork(i): the inputs of one call are independent draws (a fair sample), and an
+    // input's result depends only on (model, input, seed, position, sampler settings).
+    Rng rng = Rng(a.seed).fork(std::uint64_t(i));
     results.push_back(inv.invert(loaded[i].samples, n, rng));
+    results.back().heard = loaded[i];
     results.back().input = a.inputs[i];
     results.back().stem = std::filesystem::path(a.inputs[i]).stem().string();
   }
   // 3. Encode every output, then write them all (each atomically).
   std::vector<std::pair<std::string, std::string>> files;  // path, bytes
   auto addCandidate = [&](const Inversion& r, Index j, const std::string& base) {
-    // Clamped to the synth's range (what render --params accepts); the sound is the same.
+    // "params" are clamped to the synth's range (what render --params accepts; the synth clamps
+    // when it renders, so the sound and the distance are the same); "raw_params" are the model's
+    // unclamped outputs, the values the authors' parameter metrics (LAC, MSE, ...) use.
     Rendered rendered{r.params.col(j).cwiseMax(-1.f).cwiseMin(1.f), a.seed, {}};
     auto j1 = paramsJsonObject(inv.task, rendered);
+    {
+      nlohmann::ordered_json raw = nlohmann::ordered_json::object();
+      const auto& spec = inv.task.spec();
+      for (Index p = 0; p < spec.size(); ++p) raw[spec[p].name] = double(r.params(p, j));
+      j1["raw_params"] = raw;
+      j1["params_note"] = "params: the model's prediction clamped to [-1, 1] as the synth plays it (the distance "
+                          "is of that sound); raw_params: unclamped, as the authors' parameter metrics use them";
+    }
     if (inv.task.seedLabel.empty()) j1.erase("seed");  // k-osc renders without noise; the sampling seed is below
     for (auto it = inv.renderSettings.begin(); it != inv.renderSettings.end(); ++it) j1[it.key()] = it.value();
     j1["input"] = r.input;
@@ -208,9 +268,30 @@ void run(const InvertArgs& a) {
     j1[inv.distanceKey] = r.distance(j);
     j1["rank"] = j + 1;
     j1["candidates"] = n;
-    j1["sampler"] = {{"solver", a.solver}, {"steps", a.steps}, {"cfg", a.guidance}, {"seed", a.seed}};
+    j1["sampler"] = {{"solver", a.solver}, {"steps", a.steps}, {"cfg", a.guidance}, {"seed", a.seed},
+                     {"stream", "Rng(seed).fork(" + std::to_string(&r - results.data()) + ")"}};
+    const Index length = r.heard.samples.size();
+    j1["window"] = {{"mode", r.heard.windowModeName()},
+                    {"start_sample", r.heard.windowStart},
+                    {"samples", length},
+                    {"start_s", double(r.heard.windowStart) / rate},
+                    {"end_s", double(r.heard.windowStart + length) / rate},
+                    {"rms_dbfs", std::isfinite(r.heard.windowRmsDbfs) ? nlohmann::ordered_json(r.heard.windowRmsDbfs)
+                                                                     : nlohmann::ordered_json(nullptr)},
+                    {"near_silent", r.heard.nearSilent}};
+    // The written WAV is for listening: by default its RMS is matched to what the model heard
+    // (MSS and LSD ignore gain; real notes came back up to 26 dB quieter). The JSON's params
+    // still re-render the unscaled sound (render --params).
+    Mat<float> audio = r.audio.col(j);
+    LevelMatch lm;
+    if (!a.noLevelMatch) lm = levelMatch(r.heard.samples, r.audio.col(j));
+    audio *= float(lm.gain);
+    j1["level_match"] = {{"applied", !a.noLevelMatch},
+                         {"gain_db", lm.gainDb},
+                         {"limited_by_peak", lm.limitedByPeak},
+                         {"note", "the WAV is the rendering times 10^(gain_db/20); render --params gives it unscaled"}};
     files.emplace_back(base + ".json", j1.dump(2) + "\n");
-    const auto wav = io::encodeWav(Mat<float>(r.audio.col(j)), int(rate), io::WavFormat::Float32);
+    const auto wav = io::encodeWav(audio, int(rate), io::WavFormat::Float32);
     files.emplace_back(base + ".wav", std::string(wav.begin(), wav.end()));
   };
   for (const auto& r : results) {
@@ -222,9 +303,7 @@ void run(const InvertArgs& a) {
         addCandidate(r, j, name.str());
       }
   }
-  std::error_code ec;
-  std::filesystem::create_directories(a.out, ec);
-  if (ec) throw Error("--out " + a.out + ": cannot create the folder (" + ec.message() + ")");
+  createFolder("--out", a.out);
   std::vector<std::unique_ptr<io::AtomicFileWriter>> writers;
   for (const auto& [path, bytes] : files) {
     writers.push_back(std::make_unique<io::AtomicFileWriter>(path));
@@ -243,7 +322,10 @@ void run(const InvertArgs& a) {
     if (n > 1)
       std::cout << " (first draw " << r.firstDistance << ", median " << r.distance(n / 2) << ", worst "
                 << r.distance(n - 1) << ")";
-    std::cout << " -> " << a.out << "/" << r.stem << ".json, .wav\n";
+    const LevelMatch lm = a.noLevelMatch ? LevelMatch{} : levelMatch(r.heard.samples, r.audio.col(0));
+    std::cout << " -> " << a.out << "/" << r.stem << ".json, .wav";
+    if (!a.noLevelMatch) std::cout << " (level matched " << std::showpos << lm.gainDb << std::noshowpos << " dB)";
+    std::cout << "\n";
   }
 }
 
@@ -256,14 +338,23 @@ symflow::cli::RegisterCommand reg(
       app.add_option("--out", a->out, "Output folder (created if needed)");
       app.add_option("--samples,-n", a->samples, "Candidates drawn per input and ranked by audio distance")
           ->capture_default_str();
-      app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str()->check(nonNegativeInteger());
+      app.add_option("--seed", a->seed, "Seed of the sampling noise")->capture_default_str()->transform(nonNegativeInteger());
       app.add_option("--steps", a->steps, "ODE solver steps")->capture_default_str();
       app.add_option("--cfg,--guidance", a->guidance, "Classifier-free guidance weight")->capture_default_str();
       app.add_option("--solver", a->solver, "ODE solver: euler, midpoint, heun or rk4")->capture_default_str();
       app.add_flag("--all", a->all, "Also write every candidate (STEM.rankNN.json / .wav)");
+      auto* offsetOpt = app.add_option("--offset", a->offset,
+                     "Seconds into each file where the window the model hears starts (default: k-osc models hear "
+                     "the loudest 1024 samples of the first 10 s, surge-simple models the start)");
+      app.add_flag("--no-level-match", a->noLevelMatch,
+                   "Write the resynthesis as rendered (default: scaled to the RMS of what the model heard, "
+                   "peak at most 0 dBFS; the gain is in the JSON)");
       app.add_flag("--quiet", a->quiet, "No notes on stderr");
       app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
-      app.callback([a] { run(*a); });
+      app.callback([a, offsetOpt] {
+        a->offsetGiven = offsetOpt->count() > 0;
+        run(*a);
+      });
     });
 
 }  // namespace

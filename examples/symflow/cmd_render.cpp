@@ -9,7 +9,7 @@
 //
 // kosc renders exactly what training sees: synth::KOsc<float>, 1024 samples at 44.1 kHz, so
 // --sample-rate and --seconds are refused. The file holds those samples bit for bit with
-// --float; 16-bit PCM rounds them and clips the rare t == 0.5 spikes to [-1, 1]. --random
+// --float; 16-bit PCM rounds them (2^15 steps) and clips to [-1, 1]. --random
 // draws the 3k parameters U(-1, 1) from Rng(seed) (synth::sampleUniformParams; no loudness
 // floor: the paper samples uniformly).
 // --k (1 .. 1024) is required for kosc; --k and --variant are refused for other tasks.
@@ -121,10 +121,9 @@ void run(const Options& o) {
   for (const auto& [option, path] : {std::pair<const char*, std::string>{"--out", o.out}, {"--save-params", o.saveParams}}) {
     if (path.empty()) continue;
     if (std::filesystem::is_directory(path, ec)) throw Error(std::string(option) + " " + path + ": is a folder; give a file name");
-    const auto parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
-      throw Error(std::string(option) + " " + path + ": cannot create it (" + parent.string() +
-                  (std::filesystem::exists(parent, ec) ? " is not a folder)" : ": no such folder)"));
+    // A missing folder is created (as invert does, issue 17); one that cannot be is refused now.
+    const std::string parent = std::filesystem::path(path).parent_path().string();
+    if (!parent.empty()) checkFolderCreatable(option, parent, path);
   }
   if (!o.saveParams.empty() && o.saveParams == o.out) throw Error("--save-params and --out name the same file");
 
@@ -138,6 +137,8 @@ void run(const Options& o) {
   // Everything is computed before anything is written; each file is written atomically.
   const auto wav = io::encodeWav(r.audio, int(s.sampleRate), o.floatWav ? io::WavFormat::Float32 : io::WavFormat::Pcm16);
   const std::string json = o.saveParams.empty() ? "" : paramsJson(task, r);
+  createFolder("--out", std::filesystem::path(o.out).parent_path().string());
+  if (!o.saveParams.empty()) createFolder("--save-params", std::filesystem::path(o.saveParams).parent_path().string());
   io::AtomicFileWriter w(o.out);
   w.write(wav.data(), wav.size());
   if (!o.saveParams.empty()) {
@@ -170,7 +171,7 @@ static symflow::cli::RegisterCommand reg(
       app.add_flag("--random", o->random,
                    "render a random patch (uniform over the spec; surge-simple redraws sounds below -50 dBFS)");
       auto* seedOpt = app.add_option("--seed", o->seed, "random seed (with --random) / noise seed (with --params)")
-                          ->check(nonNegativeInteger());
+                          ->transform(nonNegativeInteger());
       app.add_option("--params", o->paramsPath, "JSON file {\"name\": value in [-1, 1], ...}");
       app.add_option("--out", o->out, "output WAV file (16-bit PCM unless --float)");
       app.add_option("--sample-rate", o->sampleRate, "Hz (default: the task's, 16000; kosc: fixed 44100)");

@@ -221,7 +221,7 @@ symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on 
   app.add_flag("--no-ot", a->noOt, "Independent coupling instead of minibatch OT");
   app.add_option("--seed", a->opt.seed, "Seed of data stream, init and noise")
       ->capture_default_str()
-      ->check(symflow::cli::nonNegativeInteger());
+      ->transform(symflow::cli::nonNegativeInteger());
   app.add_option("--out", a->opt.out,
                  "Checkpoint file NAME.safetensors (logs NAME.jsonl, NAME.csv beside it) or output folder "
                  "(model.safetensors, train.jsonl, train.csv)")->capture_default_str();

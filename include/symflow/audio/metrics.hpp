@@ -27,6 +27,12 @@
 //      hop 25 ms (1102), frame/2 (1102) zeros padded on each side, no window;
 //      e_t = sqrt(mean over the frame of x^2); value = <e_a, e_b> / (|e_a| |e_b|), defined as
 //      1 when both envelopes are all zero and 0 when exactly one is.
+//      Frame size (docs/audio-metrics.md, issue 17): by default 50 / 25 ms AT THE METRIC'S RATE
+//      (800 / 400 samples at 16 kHz), so that RMS measures the same time scale whatever the
+//      rate; the authors' script hard-codes 2205 / 1102 samples (50 / 25 ms only at 44.1 kHz).
+//      AudioMetricConfig::rmsFrameSamples / rmsHopSamples > 0 fix the sizes in samples instead;
+//      authorsRmsFrames(cfg) sets the authors' 2205 / 1102 (`symflow eval --rms-frames authors`).
+//      The two agree at 44.1 kHz and differ by up to ~0.04 at 16 kHz.
 // MSS, SOT and RMS need equal shapes; wMFCC equal channel counts. Empty signals, mismatched
 // shapes and sample rates too low for a frame throw symflow::Error.
 // Not thread-safe (holds FFT plans and scratch): one AudioMetrics per thread.
@@ -56,7 +62,16 @@ struct AudioMetricConfig {
   Index wmfccMels = 128, wmfccCoeffs = 20;
   double sotNfftMs = 50.0, sotHopMs = 20.0;
   double rmsFrameMs = 50.0, rmsHopMs = 25.0;
+  /// When > 0: RMS frame and hop in samples whatever the rate (then rmsFrameMs/HopMs are unused).
+  Index rmsFrameSamples = 0, rmsHopSamples = 0;
 };
+
+/// The authors' RMS frames: 2205 / 1102 samples at any rate (their script's constants).
+inline AudioMetricConfig authorsRmsFrames(AudioMetricConfig cfg = {}) {
+  cfg.rmsFrameSamples = 2205;
+  cfg.rmsHopSamples = 1102;
+  return cfg;
+}
 
 struct AudioMetricValues {
   double mss = 0, wmfcc = 0, sot = 0, rms = 0;
@@ -72,8 +87,15 @@ class AudioMetrics {
         mfcc_(makeMfcc(sampleRate, cfg)),
         sotStft_(StftConfig{samples(sampleRate, cfg.sotNfftMs, "SOT nFft"),
                             samples(sampleRate, cfg.sotHopMs, "SOT hop"), 0, true}),
-        rmsFrame_(samples(sampleRate, cfg.rmsFrameMs, "RMS frame")),
-        rmsHop_(samples(sampleRate, cfg.rmsHopMs, "RMS hop")) {}
+        rmsFrame_(cfg.rmsFrameSamples > 0 ? cfg.rmsFrameSamples : samples(sampleRate, cfg.rmsFrameMs, "RMS frame")),
+        rmsHop_(cfg.rmsHopSamples > 0 ? cfg.rmsHopSamples : samples(sampleRate, cfg.rmsHopMs, "RMS hop")) {
+    require(cfg.rmsFrameSamples >= 0 && cfg.rmsHopSamples >= 0 &&
+                (cfg.rmsFrameSamples > 0) == (cfg.rmsHopSamples > 0),
+            "AudioMetrics: rmsFrameSamples and rmsHopSamples must both be set (> 0) or both be 0");
+  }
+  /// RMS frame and hop in samples (from the config: ms at this rate, or samples).
+  Index rmsFrameSamples() const { return rmsFrame_; }
+  Index rmsHopSamples() const { return rmsHop_; }
 
   double sampleRate() const { return sr_; }
   const AudioMetricConfig& config() const { return cfg_; }

@@ -3,8 +3,14 @@
 // Shapes: audio is frames x channels (one column per channel; a numSamples x B synth output
 // column is one mono file). Channels: 1 (mono) or 2 (stereo), interleaved in the file.
 // Formats:
-//   Pcm16:   WAVE_FORMAT_PCM (1), 16-bit signed little-endian; sample = round(32767 clamp(x, -1, 1)),
-//            read back as sample / 32767 (so a written value comes back within 0.5 / 32767).
+//   Pcm16:   WAVE_FORMAT_PCM (1), 16-bit signed little-endian, the usual 2^15 convention (that of
+//            libsndfile, PyTorch's audio loaders, soundfile, scipy users dividing by 32768):
+//            read as sample / 32768 (-32768 -> -1 exactly, 32767 -> 1 - 2^-15); written as
+//            clamp(round(32768 x), -32768, 32767), the exact inverse, so a value in
+//            [-1, 1 - 2^-15] comes back within 0.5 / 32768 and +1 comes back as 1 - 2^-15
+//            (issue 17: 1/32767 made wMFCC differ by up to 4e-5 from the authors' loaders).
+//            Wider integer formats follow the same rule (1/2^23, 1/2^31) in libsndfile, which
+//            the `symflow` CLI uses for its inputs; this reader takes 16-bit PCM only.
 //   Float32: WAVE_FORMAT_IEEE_FLOAT (3), 32-bit little-endian floats, bit-exact round trip;
 //            fmt chunk of 18 bytes (cbSize 0) plus a fact chunk (frame count), as the format asks.
 // writeWav writes through io::AtomicFileWriter (a temporary file beside `path`, fsync, rename),
@@ -96,8 +102,8 @@ inline std::vector<std::uint8_t> encodeWav(const CMatRef<float>& audio, int samp
         std::memcpy(&bits, &x, 4);
         put32(b, bits);
       } else {
-        const float y = x < -1.f ? -1.f : (x > 1.f ? 1.f : x);
-        const auto q = std::int16_t(std::lrint(double(y) * 32767.0));
+        const double y = std::lrint(double(x < -1.f ? -1.f : (x > 1.f ? 1.f : x)) * 32768.0);
+        const auto q = std::int16_t(y > 32767.0 ? 32767.0 : y);
         put16(b, std::uint16_t(q));
       }
     }
@@ -172,7 +178,7 @@ inline WavData decodeWav(const std::uint8_t* p, std::size_t size, const std::str
         std::memcpy(&x, &u, 4);
         out.samples(f, ch) = x;
       } else {
-        out.samples(f, ch) = float(double(std::int16_t(std::uint16_t(get16(s)))) / 32767.0);
+        out.samples(f, ch) = float(double(std::int16_t(std::uint16_t(get16(s)))) / 32768.0);
       }
     }
   return out;

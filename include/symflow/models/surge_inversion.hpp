@@ -10,7 +10,10 @@
 //   A regression model gives N identical candidates: pass n = 1 for it.
 // scoreSurge: the paper's four audio metrics of renderings against targets (one value per
 //   column: MSS, wMFCC, SOT lower is better; RMS higher is better) and the parameter MSE in
-//   model units (mean over the 93 parameters, the synth's clamping applied to predictions).
+//   model units (mean over the 93 parameters) twice: paramMse with the synth's clamping applied
+//   to the predictions (the parameters that are heard), paramMseRaw on the raw predictions
+//   (the authors' convention for parameter metrics; issue 17). The audio metrics are of the
+//   renderings, i.e. of clamped parameters (the synth clamps), in both conventions.
 #pragma once
 #include <utility>
 #include <vector>
@@ -23,7 +26,7 @@
 namespace symflow::models {
 
 struct SurgeScores {
-  Vec<double> mss, wmfcc, sot, rms, paramMse;  // one entry per sound
+  Vec<double> mss, wmfcc, sot, rms, paramMse, paramMseRaw;  // one entry per sound
 };
 
 /// Scores renderings (numSamples x B) against targets, and predicted against true parameters.
@@ -39,6 +42,7 @@ inline SurgeScores scoreSurge(audio::AudioMetrics<>& metrics, const Mat<float>& 
   s.sot = metrics.sotBatch(CMatRef<float>(rendered), CMatRef<float>(targets));
   s.rms = metrics.rmsBatch(CMatRef<float>(rendered), CMatRef<float>(targets));
   s.paramMse = (pred.cwiseMax(-1.0f).cwiseMin(1.0f) - truth).cast<double>().array().square().colwise().mean().transpose();
+  s.paramMseRaw = (pred - truth).cast<double>().array().square().colwise().mean().transpose();
   return s;
 }
 

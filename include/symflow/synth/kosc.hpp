@@ -12,36 +12,38 @@
 // matrix, one oscillator per column (f_i, a_i, w_i), the k tokens of a sound contiguous:
 // the design's token-set layout, i.e. row i of the paper's (k, 3) view is token column i.
 //
-// Forward (paper.md "Exact definitions", numpy peer kosc_data.py), per oscillator i, all
-// three parameters clamped to [-1, 1] inside the synth only:
-//     u  = (f + 1) / 2,  asymmetric variant: u = (i + u) / k   (slice [i/k, (i+1)/k])
-//     Hz = 20 + 3980 u,  dt = Hz / 44100 (cycles per sample),  amp = (a + 1) / 2
-//     t  = frac(n dt),   n = 0 .. 1023   (phase starts at 0)
-//     sine   = -sin(2 pi t)
-//     saw    = 2 t - 1 - blep(t)
-//     square = (t <= 0.5 ? -1 : +1) - blep(t) + blep(frac(t + 1/2))
-//     blep(t) = 2x - x^2 - 1 with x = t/dt        if t < dt
-//               y^2 + 2y + 1 with y = (t - 1)/dt  if t > 1 - dt   (this branch wins)
-//               0 otherwise                                      (PolyBLEP)
-//     osc_i  = amp (clamp(-w, 0, 1) sine + (1 - |w|) square + clamp(w, 0, 1) saw)
+// Forward (paper.md "Exact definitions": the authors' arithmetic, in their order; the numpy
+// peer kosc_data.py does the same), per oscillator i, all three parameters clamped to [-1, 1]
+// inside the synth only, every operation rounded to S (float or double) as numpy does:
+//     u     = (f + 1) / 2,  asymmetric variant: u = i/k + u/k   (slice [i/k, (i+1)/k])
+//     omega = S(2 pi 20/44100) + S(2 pi 4000/44100 - 2 pi 20/44100) u   (rad/sample)
+//     dt    = omega / S(2 pi)   (cycles per sample),  amp = (a + 1) / 2
+//     t     = fmod(dt n, 1),  n = 0 .. 1023   (phase starts at 0)
+//     sine  = -sin(omega n)     (of the rounded product omega n, not of 2 pi t)
+//     saw   = 2t - 1 + (t/dt - 1)^2 [t < dt] - ((t - 1)/dt + 1)^2 [t > 1 - dt]
+//     square = (t > 0.5 ? 1 : -1) + (t/dt - 1)^2 [t < dt] - (s/dt - 1)^2 [0.5 < t < 0.5 + dt]
+//              + ((s - 1)/dt + 1)^2 [0.5 - dt < t < 0.5] - ((t - 1)/dt + 1)^2 [t > 1 - dt],
+//              s = (t - 0.5) mod 1 (Python modulo); all comparisons strict, so at t == 0.5
+//              exactly no correction applies and the square is -1 (the authors' code)
+//     osc_i  = ((clamp(-w, 0, 1) sine + (1 - |w|) square) + clamp(w, 0, 1) saw) amp
 //     signal = (sum_i osc_i) / k          (MEAN over oscillators)
-// Note the definition's quirk, kept on purpose: at t == 0.5 exactly the square is -2 (the
-// naive -1 plus blep(0) = -1), a one-sample spike that float phases hit more often than
-// double ones.
 //
 // Vectorization: xsimd lanes over 16 (float) / 8 (double) consecutive samples of one sound,
 // all k oscillators accumulated in registers; the sine is skipped for oscillators whose sine
-// weight is 0 (w >= 0). Lanes over sounds measured 1.35x slower at k = 4, equal at k = 32
-// (bench/bench_kosc.cpp). The oscillators are summed in a canonical order (sorted by their
-// derived constants), so a permutation of the oscillators gives a bit-identical signal in
-// the symmetric variant; numpy sums in index order (differences are rounding-level).
-// The float path computes the phase exactly like numpy float32 (t = n*dt - floor(n*dt) with
-// dt rounded to float) and -sin(2 pi t) with an odd degree-11 polynomial after an exact range
-// reduction (abs error < 2.5e-7); the double path uses xsimd::sin and agrees with numpy float64
-// to ~1e-15. There is no backward: the synth is only used to make data and to score.
+// weight is 0 (w >= 0), the square and saw when their weights are 0 (adding numpy's 0 is exact).
+// Every product that numpy rounds before an addition goes through detail::rounded, an empty
+// asm barrier that keeps GCC from contracting it into an FMA (it does so by default, also on
+// xsimd batches). The float sine is sin of the float argument evaluated in double and rounded
+// to float (numpy's float32 sin is within ~1.5 ulp of that).
+// Agreement with the peer (tests/kosc_peer_test.py, every sample of random and edge sounds,
+// k in {1, 3, 4, 8, 32}): float within 1.5e-7 of numpy float32, double within 4e-16 of float64;
+// the phases and PolyBLEP branches are identical, only the sine's last ulp and (symmetric
+// variant) the order of the sum over oscillators differ. The symmetric variant sums the
+// oscillators in a canonical order (sorted by their constants), so a permutation of the
+// oscillators gives a bit-identical signal; the asymmetric one sums in index order like numpy.
+// There is no backward: the synth is only used to make data and to score.
 //
-// Clamping: every parameter is clamped here (paper.md); the numpy peer clamps only f, which
-// makes a difference only for out-of-range amplitudes and shapes (model predictions).
+// Clamping: every parameter is clamped here (paper.md), as the numpy peer and the authors do.
 //
 // Spec: kOscSpec(k, variant) describes the same flat layout as data (synth/param_spec.hpp):
 // names osc<i+1>_freq / _amp / _shape, frequency linear in Hz over 20-4000 Hz (symmetric) or
@@ -235,36 +237,44 @@ template <class S> Mat<S> sampleUniformParams(Index k, Index B, Rng& rng) {
 
 namespace detail {
 
-/// -sin(2 pi t) for t in [0, 1). Float: exact reduction to r in [-1/4, 1/4] with
-/// -sin(2 pi t) = sin(2 pi r) (r = -t, t - 1/2 or 1 - t: each exact in floating point),
-/// then an odd degree-11 polynomial (least squares on Chebyshev nodes; |error| < 2.5e-7 in
-/// float arithmetic). Double: xsimd::sin (about 1 ulp), like numpy's -np.sin(2 pi t).
-template <class B> inline B negSinTwoPi(const B& t, float) {
-  const B quarter(0.25f), threeQuarters(0.75f);
-  const B r =
-      xsimd::select(t < quarter, -t, xsimd::select(t > threeQuarters, B(1.0f) - t, t - B(0.5f)));
-  const B r2 = r * r;
-  B p(-14.3368558883667f);
-  p = xsimd::fma(p, r2, B(41.999961853027344f));
-  p = xsimd::fma(p, r2, B(-76.70366668701172f));
-  p = xsimd::fma(p, r2, B(81.60520935058594f));
-  p = xsimd::fma(p, r2, B(-41.34170150756836f));
-  p = xsimd::fma(p, r2, B(6.2831854820251465f));
-  return p * r;
-}
-template <class B> inline B negSinTwoPi(const B& t, double) {
-  return -xsimd::sin(B(6.283185307179586476925) * t);
+/// Returns x unchanged but opaque to the optimizer, so that a rounded product is not fused
+/// with a following addition into one FMA (GCC contracts a * b + c by default, even on xsimd
+/// batches and even in ISO mode); numpy rounds every operation, and the k-osc phases and
+/// PolyBLEP edges must be rounded the same way to match it.
+template <class B> inline B rounded(const B& x) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+  auto r = x.data;
+  __asm__("" : "+v"(r));
+  return B(r);
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+  auto r = x.data;
+  __asm__("" : "+w"(r));
+  return B(r);
+#else
+  using S = typename B::value_type;
+  alignas(64) volatile S tmp[B::size];
+  for (std::size_t j = 0; j < B::size; ++j) tmp[j] = x.get(j);
+  alignas(64) S out[B::size];
+  for (std::size_t j = 0; j < B::size; ++j) out[j] = tmp[j];
+  return B::load_aligned(out);
+#endif
 }
 
-/// PolyBLEP residual (see the header comment); the t > 1 - dt branch wins like numpy's.
-template <class B> inline B polyBlep(const B& t, const B& dt, const B& invDt, const B& oneMinusDt) {
-  using S = typename B::value_type;
-  const B one(S(1));
-  const B x = t * invDt;
-  const B lo = x + x - x * x - one;
-  const B y = (t - one) * invDt;
-  const B hi = y * y + y + y + one;
-  return xsimd::select(t > oneMinusDt, hi, xsimd::select(t < dt, lo, B(S(0))));
+/// -sin(x), x = omega n rounded to S. Double: xsimd::sin (about 1 ulp), like numpy float64.
+/// Float: sin of the float argument evaluated in double (xsimd::sin on half-width double
+/// batches) and rounded to float, i.e. the correctly rounded float result in all but rare
+/// ties; numpy's own float32 sin is within ~1.5 ulp of it (< 1.2e-7 on [-1, 1]).
+template <class B> inline B negSin(const B& x, double) { return -xsimd::sin(x); }
+template <class B> inline B negSin(const B& x, float) {
+  using DB = xsimd::batch<double, typename B::arch_type>;
+  constexpr std::size_t W = B::size, DW = DB::size;
+  alignas(64) float xf[W];
+  alignas(64) double xd[W];
+  x.store_aligned(xf);
+  for (std::size_t j = 0; j < W; ++j) xd[j] = double(xf[j]);
+  for (std::size_t h = 0; h < W; h += DW) (-xsimd::sin(DB::load_aligned(xd + h))).store_aligned(xd + h);
+  for (std::size_t j = 0; j < W; ++j) xf[j] = float(xd[j]);
+  return B::load_aligned(xf);
 }
 
 }  // namespace detail
@@ -284,15 +294,28 @@ template <class S> class KOsc {
   bool asymmetric() const { return variant_ == KOscVariant::Asymmetric; }
   const KOscLayout& layout() const { return layout_; }
 
-  /// Frequency in Hz of oscillator i for raw parameter f (clamped), in S arithmetic.
-  S frequencyHz(S f, Index i) const {
-    const Index k = numOscillators();
-    S u = (clampUnit(f) + S(1)) * S(0.5);
-    if (asymmetric()) u = (S(i) + u) / S(k);
-    // Rounded product, then the sum (as numpy): volatile keeps the compiler from fusing
-    // them into one FMA under -ffp-contract=fast, which would shift float phases.
-    volatile S span = u * S(KOscConstants::maxHz - KOscConstants::minHz);
-    return S(KOscConstants::minHz) + span;
+  /// Angular frequency in rad/sample of oscillator i for raw parameter f (clamped), in S
+  /// arithmetic exactly as the authors (and numpy) compute it:
+  ///   u = (f + 1) / 2,  asymmetric: u = i/k + u/k,
+  ///   omega = S(2 pi 20/44100) + S(2 pi 4000/44100 - 2 pi 20/44100) * u   (constants in double,
+  ///   rounded once to S; the product rounded before the sum).
+  S omega(S f, Index i) const {
+    const S one(1), two(2);
+    S u = (clampUnit(f) + one) / two;
+    if (asymmetric()) {
+      const S k = S(numOscillators());
+      volatile S shift = S(i) / k;  // i/k + u/k, each rounded (not (i + u)/k)
+      u = shift + u / k;
+    }
+    // volatile: the product is rounded before the sum (no FMA under -ffp-contract=fast).
+    volatile S span = S(kOmegaMax - kOmegaMin) * u;
+    return S(kOmegaMin) + span;
+  }
+  /// Frequency in Hz of oscillator i for raw parameter f (clamped): omega * 44100 / (2 pi),
+  /// computed in double from the S-rounded omega (for display and the spec; the render works
+  /// with omega).
+  double frequencyHz(S f, Index i) const {
+    return double(omega(f, i)) * KOscConstants::sampleRate / (2.0 * kPi);
   }
 
   /// signals(:, b) = synth(params(:, b)). signals must be 1024 x B (any outer stride).
@@ -317,37 +340,88 @@ template <class S> class KOsc {
   }
 
  private:
+  static constexpr double kPi = 3.141592653589793;  // np.pi
+  static constexpr double kOmegaMin = 2.0 * kPi * KOscConstants::minHz / KOscConstants::sampleRate;
+  static constexpr double kOmegaMax = 2.0 * kPi * KOscConstants::maxHz / KOscConstants::sampleRate;
+
   /// Per-oscillator constants, broadcast once per sound.
   struct Osc {
-    S dt, invDt, oneMinusDt;
-    S sineGain;    // amp * clamp(-w, 0, 1)
-    S squareGain;  // amp * (1 - |w|)
-    S sawGain;     // amp * clamp(w, 0, 1)
+    S omega, dt;
+    S oneMinusDt, halfPlusDt, halfMinusDt;
+    S amp, wSin, wSq, wSaw;
   };
   static S clampUnit(S x) { return std::min(S(1), std::max(S(-1), x)); }
 
   void setup(const S* p, std::vector<Osc>& osc) const {
     const Index k = numOscillators();
+    const S one(1), two(2), half(0.5), zero(0);
     for (Index i = 0; i < k; ++i) {
       Osc& o = osc[size_t(i)];
-      const S hz = frequencyHz(p[i], i);
-      const S amp = (clampUnit(p[k + i]) + S(1)) * S(0.5);
+      o.omega = omega(p[i], i);
+      o.dt = o.omega / S(2.0 * kPi);  // cycles per sample
+      o.oneMinusDt = one - o.dt;
+      o.halfPlusDt = half + o.dt;
+      o.halfMinusDt = half - o.dt;
+      o.amp = (clampUnit(p[k + i]) + one) / two;
       const S w = clampUnit(p[2 * k + i]);
-      o.dt = hz / S(KOscConstants::sampleRate);
-      o.invDt = S(1) / o.dt;
-      o.oneMinusDt = S(1) - o.dt;
-      o.sineGain = amp * std::min(S(1), std::max(S(0), -w));
-      o.squareGain = amp * (S(1) - std::abs(w));
-      o.sawGain = amp * std::min(S(1), std::max(S(0), w));
+      o.wSin = std::min(one, std::max(zero, -w));
+      o.wSq = one - std::abs(w);
+      o.wSaw = std::min(one, std::max(zero, w));
     }
-    // Sum in a canonical order (sorted oscillator constants), so that in the symmetric
-    // variant any permutation of the oscillators gives a bit-identical signal.
-    std::sort(osc.begin(), osc.end(), [](const Osc& x, const Osc& y) {
-      if (x.dt != y.dt) return x.dt < y.dt;
-      if (x.sineGain != y.sineGain) return x.sineGain < y.sineGain;
-      if (x.squareGain != y.squareGain) return x.squareGain < y.squareGain;
-      return x.sawGain < y.sawGain;
-    });
+    // Symmetric variant: sum in a canonical order (sorted oscillator constants), so that any
+    // permutation of the oscillators gives a bit-identical signal. Asymmetric variant: index
+    // order, as numpy's mean (bit-equal to the peer there).
+    if (!asymmetric())
+      std::sort(osc.begin(), osc.end(), [](const Osc& x, const Osc& y) {
+        if (x.omega != y.omega) return x.omega < y.omega;
+        if (x.amp != y.amp) return x.amp < y.amp;
+        if (x.wSin != y.wSin) return x.wSin < y.wSin;
+        if (x.wSq != y.wSq) return x.wSq < y.wSq;
+        return x.wSaw < y.wSaw;
+      });
+  }
+
+  // One oscillator on W consecutive samples n, operation by operation as the authors' torch
+  // code and the numpy peer (every product rounded before it is added: detail::rounded).
+  static Batch oscillator(const Osc& o, const Batch& n) {
+    using detail::rounded;
+    const Batch one(S(1)), two(S(2)), half(S(0.5));
+    Batch x(S(0));
+    if (o.wSin != S(0)) x = rounded(Batch(o.wSin) * detail::negSin(rounded(Batch(o.omega) * n), S()));
+    if (o.wSq != S(0) || o.wSaw != S(0)) {
+      const Batch dt(o.dt);
+      const Batch tn = rounded(dt * n);
+      const Batch t = tn - xsimd::floor(tn);  // fmod(dt n, 1), exact for dt n >= 0
+      const Batch lowRamp = t / dt - one;
+      const Batch low = rounded(lowRamp * lowRamp);                // where t < dt
+      const Batch highRamp = (t - one) / dt + one;
+      const Batch high = rounded(highRamp * highRamp);             // where t > 1 - dt
+      const auto isLow = t < dt;
+      const auto isHigh = t > Batch(o.oneMinusDt);
+      if (o.wSq != S(0)) {
+        // s = (t - 0.5) mod 1 (Python modulo): t - 0.5 above the middle, (t - 0.5) + 1 below.
+        const Batch above = t - half;
+        const Batch midHighRamp = above / dt - one;
+        const Batch midHigh = rounded(midHighRamp * midHighRamp);  // where 0.5 < t < 0.5 + dt
+        const Batch below = (t - half) + one;
+        const Batch midLowRamp = (below - one) / dt + one;
+        const Batch midLow = rounded(midLowRamp * midLowRamp);     // where 0.5 - dt < t < 0.5
+        Batch sq = xsimd::select(t > half, one, -one);
+        // At most one correction applies (dt < 1/4), and adding the others' 0 is exact.
+        sq = xsimd::select(isLow, sq + low, sq);
+        sq = xsimd::select((t > half) && (t < Batch(o.halfPlusDt)), sq - midHigh, sq);
+        sq = xsimd::select((t > Batch(o.halfMinusDt)) && (t < half), sq + midLow, sq);
+        sq = xsimd::select(isHigh, sq - high, sq);
+        x = x + rounded(Batch(o.wSq) * sq);
+      }
+      if (o.wSaw != S(0)) {
+        Batch saw = two * t - one;
+        saw = xsimd::select(isLow, saw + low, saw);
+        saw = xsimd::select(isHigh, saw - high, saw);
+        x = x + rounded(Batch(o.wSaw) * saw);
+      }
+    }
+    return rounded(x * Batch(o.amp));
   }
 
   void renderOne(const std::vector<Osc>& osc, S* out) const {
@@ -356,30 +430,12 @@ template <class S> class KOsc {
     alignas(64) S iotaArr[W];
     for (Index j = 0; j < W; ++j) iotaArr[j] = S(j);
     const Batch iota = Batch::load_aligned(iotaArr);
-    const Batch half(S(0.5)), one(S(1));
-    const S k = S(osc.size());
+    const Batch k(S(osc.size()));
     for (Index n0 = 0; n0 < numSamples; n0 += W) {
       const Batch n = Batch(S(n0)) + iota;
       Batch acc(S(0));
-      for (const Osc& o : osc) {
-        const Batch dt(o.dt);
-        Batch t = n * dt;
-        t = t - xsimd::floor(t);
-        Batch v(S(0));
-        if (o.squareGain != S(0) || o.sawGain != S(0)) {
-          const Batch invDt(o.invDt), oneMinusDt(o.oneMinusDt);
-          const Batch sq(o.squareGain), saw(o.sawGain);
-          Batch t2 = t + half;
-          t2 = xsimd::select(t2 >= one, t2 - one, t2);
-          const Batch blep = detail::polyBlep(t, dt, invDt, oneMinusDt);
-          const Batch blep2 = detail::polyBlep(t2, dt, invDt, oneMinusDt);
-          // square: sign - blep(t) + blep(t2); saw: 2t - 1 - blep(t)
-          v = xsimd::select(t > half, sq, -sq) + sq * (blep2 - blep) + saw * (t + t - one - blep);
-        }
-        if (o.sineGain != S(0)) v = xsimd::fma(Batch(o.sineGain), detail::negSinTwoPi(t, S()), v);
-        acc += v;
-      }
-      (acc / Batch(k)).store_unaligned(out + n0);
+      for (const Osc& o : osc) acc = acc + oscillator(o, n);  // sum in order, then / k (mean)
+      (acc / k).store_unaligned(out + n0);
     }
   }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares symflow's k-osc render (tests/kosc_peer_render) with the numpy peer on every sample.
 
-The peer (shared/peer/kosc_data.py) follows the authors' torch code operation by operation
+The peer (bench/peer/kosc_data.py, the copy of shared/peer/kosc_data.py) follows the authors' torch code operation by operation
 (paper.md "The authors' arithmetic, in this order") and equals sameBudget/kosc_ref.py exactly;
 when scipy is there, kosc_ref.make_sig is checked too. Random sounds plus sounds built to hit the
 edges: phases of exactly 0.5 and frequencies on the PolyBLEP edges.
@@ -23,7 +23,7 @@ except ImportError:
 
 here = os.path.dirname(os.path.abspath(__file__))
 render_bin = sys.argv[1]
-peer = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "..", "shared", "peer")
+peer = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "bench", "peer")
 if not os.path.exists(os.path.join(peer, "kosc_data.py")):
     print(f"SKIP: numpy peer not found in {peer}")
     sys.exit(77)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Prints the numpy reference values hard-coded in tests/test_synth_kosc.cpp.
 
-The reference is the numpy k-osc peer (shared/peer/kosc_data.py, which follows the authors'
-arithmetic operation by operation since issue 17 and equals sameBudget/kosc_ref.py). Run: /usr/bin/python3 tests/kosc_reference.py [path/to/shared/peer]
+The reference is the numpy k-osc peer (bench/peer/kosc_data.py, the copy of shared/peer/kosc_data.py, which follows the authors'
+arithmetic operation by operation since issue 17 and equals sameBudget/kosc_ref.py). Run: /usr/bin/python3 tests/kosc_reference.py [path/to/peer (default bench/peer)]
 (needs python3-numpy; the C++ tests themselves do not need python).
 """
 import os
@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
-peer = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "shared", "peer")
+peer = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "bench", "peer")
 sys.path.insert(0, peer)
 import kosc_data as kd  # noqa: E402
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # surge-simple end to end through the command line (POSIX sh), default model sizes, batch 4:
 #   - train each model (cnf-param2tok, cnf-mlp, ffn) 3 steps: checkpoint, CSV log with the
-#     data_wait column; --resume to 5 steps continues (step count grows, one CSV header);
+#     data_wait column (and sym_1, sym_2 for cnf-param2tok); --resume to 5 steps continues (step count grows, one CSV header);
 #   - --time-budget stops a long run early with a checkpoint ("time budget reached");
 #   - eval --n 16: JSON with mss, wmfcc, sot, rms, param_mse (+ _ci) and the same under "random";
 #   - invert a rendered sound: params JSON (task surge-simple, sample_rate, seconds, mss) and a
@@ -21,7 +21,9 @@ for m in cnf-param2tok cnf-mlp ffn; do
   "$SYMFLOW" train --task surge-simple --model $m --steps 3 --batch 4 --log-every 1 --quiet \
     --out $m.safetensors > $m.out 2>&1 || fail "train $m: exit $? ($(tail -n 1 $m.out))"
   [ -f $m.safetensors ] || fail "train $m: no checkpoint"
-  head -n 1 $m.csv | grep -q '^step,loss,data,penalty,grad_norm,lr,seconds,data_wait$' || fail "train $m: CSV header"
+  header='step,loss,data,penalty,grad_norm,lr,seconds,data_wait'
+  [ $m = cnf-param2tok ] && header="$header,sym_1,sym_2"  # the symmetry scores of the assignment
+  [ "$(head -n 1 $m.csv)" = "$header" ] || fail "train $m: CSV header '$(head -n 1 $m.csv)'"
   [ "$(tail -n 1 $m.csv | cut -d, -f1)" = 3 ] || fail "train $m: last CSV step is not 3"
 done
 "$SYMFLOW" train --task surge-simple --model ffn --steps 5 --batch 4 --log-every 1 --quiet --resume \

@@ -267,7 +267,7 @@ class KOscModel {
   /// penalty warm-up, TrainOptions::penaltyWarmup); other models: nothing.
   virtual void setPenaltyScale(double scale) { (void)scale; }
   /// spectral-mlp encoder with per-bin input normalization: its standardizer (the trainer
-  /// measures its statistics before the first step, measureKOscInputStatistics); else nullptr.
+  /// measures its statistics before the first step, KOscTask::prepare); else nullptr.
   virtual nn::BandStandardizer<float>* inputStandardizer() { return nullptr; }
   /// Measures the per-bin input statistics on features (bins x sounds, kOscFeatures of training
   /// sounds) and stores them in the model; false (nothing done) when the model has no per-bin

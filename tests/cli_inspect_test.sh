@@ -5,7 +5,9 @@
 #   - inspect it: the parameter x token table has the k-osc parameter names, --csv has the header
 #     and 3k data rows;
 #   - inspect a file that is not a model: exit 1, one line "symflow inspect: error: ...";
+#   - inspect --coupling: the vector field's coupling matrix and oscillator pairing (text, JSON);
 #   - inspect a model without a learned assignment (cnf-equivariant): says so; --csv refused;
+#     --coupling works (any flow);
 #   - --resume from the file form continues (more rows, the step count grows, one header);
 #     the folder form writes model.safetensors, train.jsonl and train.csv.
 #
@@ -63,6 +65,18 @@ python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(
   "$json_score" "$csv_score" || fail "inspect --json score $json_score differs from the log's last groups_score $csv_score"
 "$SYMFLOW" inspect --model run/m.safetensors --json - > stdout_json.txt 2> /dev/null || fail "inspect --json - failed"
 grep -q '"task": *"kosc"' stdout_json.txt || fail "inspect --json - printed no JSON: $(cat stdout_json.txt)"
+# --coupling: the vector field's coupling matrix (3k x 3k) and the oscillator pairing, in text and JSON
+"$SYMFLOW" inspect --model run/m.safetensors --coupling 8 --json c.json > coupling.txt 2> inspect_err.txt ||
+  fail "inspect --coupling exited $?: $(cat inspect_err.txt)"
+grep -q "^coupling: the flow pairs [0-2] of 2 oscillators" coupling.txt || fail "inspect --coupling has no summary: $(cat coupling.txt)"
+grep -q "^osc2_shape  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9.]*$" coupling.txt ||
+  fail "inspect --coupling has no 6-column osc2_shape row"
+python3 -c "
+import json, sys
+c = json.load(open('c.json'))['coupling']
+m = c['matrix']
+sys.exit(0 if c['sounds'] == 8 and len(m) == 6 and all(len(r) == 6 and all(v >= 0 for v in r) for r in m)
+         and 0 <= c['oscillators'] <= 2 and c['ratio'] > 0 else 1)" || fail "inspect --coupling JSON: $(cat c.json)"
 [ "$(head -n 1 a.csv)" = "parameter,token_0,token_1" ] || fail "a.csv header is '$(head -n 1 a.csv)'"
 [ "$(lines a.csv)" = 7 ] || fail "a.csv has $(lines a.csv) lines, expected header + 3k = 6 rows"
 grep -q "^osc2_shape,[-0-9.e]*,[-0-9.e]*$" a.csv || fail "a.csv has no numeric osc2_shape row"
@@ -89,6 +103,9 @@ grep -q "token_1: osc2_freq, osc2_amp, osc2_shape" eq.txt || fail "inspect cnf-e
 status=$?
 [ "$status" = 1 ] && [ ! -e eq_table.csv ] && grep -q "no learned assignment" err.txt ||
   fail "inspect cnf-equivariant --csv: status $status, stderr $(cat err.txt)"
+"$SYMFLOW" inspect --model eq.safetensors --coupling 4 --json eqc.json > out.txt 2> err.txt &&
+  grep -q '"model": *"cnf-equivariant"' eqc.json && grep -q '"coupling":' eqc.json ||
+  fail "inspect cnf-equivariant --coupling --json: $(cat err.txt) $(cat eqc.json 2>/dev/null)"
 
 # --- resume from the file form ---------------------------------------------------------------
 # shellcheck disable=SC2086

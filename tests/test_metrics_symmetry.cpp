@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include "symflow/core/rng.hpp"
+#include "symflow/metrics/coupling.hpp"
+#include "symflow/testing/gradcheck.hpp"
 #include "symflow/metrics/symmetry.hpp"
 #include "symflow/synth/surge.hpp"
 
@@ -79,4 +81,38 @@ TEST_CASE("symmetry score: a noisy perfect assignment scores below a clean one; 
   CHECK_THROWS_AS(metrics::symmetryScore(A, synth::Symmetry{"one", {{0, 1}}}), Error);
   CHECK_THROWS_AS(metrics::symmetryScore(A, synth::Symmetry{"ragged", {{0, 1}, {2}}}), Error);
   CHECK_THROWS_AS(metrics::symmetryScore(A, synth::Symmetry{"outside", {{0}, {9999}}}), Error);
+}
+
+TEST_CASE("velocityCoupling: mean |Jacobian| of a vector field; kOscCouplingPairs finds the oscillators it couples") {
+  // k = 2, parameter-major [f0 f1 a0 a1 w0 w1]; a linear field v = M x has C = |M| exactly
+  const Index k = 2, P = 3 * k, B = 5;
+  Mat<float> M = Mat<float>::Constant(P, P, 0.1f);
+  for (Index i = 0; i < k; ++i)
+    for (int s : {0, 1, 2})
+      for (int r : {0, 1, 2}) M(s * k + i, r * k + i) = s == r ? 1.0f : -0.5f;  // oscillator i's own block
+  auto linear = [&](const Mat<float>& xt, float t, Mat<float>& v) {
+    (void)t;
+    v = M * xt;
+  };
+  Rng rng(3);
+  const Mat<float> x1 = testing::randomMatrix<float>(P, B, rng);
+  const Mat<double> C = metrics::velocityCoupling(linear, x1, {0.25f, 0.75f}, rng);
+  CHECK((C - M.cwiseAbs().cast<double>()).cwiseAbs().maxCoeff() < 1e-3);
+  auto pairs = metrics::kOscCouplingPairs(C, k);
+  CHECK(pairs.oscillators == 2);
+  CHECK(pairs.amplitude == 2);
+  CHECK(pairs.shape == 2);
+  CHECK(pairs.ratio == doctest::Approx(5.0).epsilon(1e-3));  // 2 x 0.5 against 2 x 0.1
+  // the amplitudes coupled to the other oscillator's frequency: no oscillator paired
+  Mat<double> swapped = C;
+  for (Index r = 0; r < P; ++r) std::swap(swapped(r, k), swapped(r, k + 1));
+  for (Index c = 0; c < P; ++c) std::swap(swapped(k, c), swapped(k + 1, c));
+  pairs = metrics::kOscCouplingPairs(swapped, k);
+  CHECK(pairs.amplitude == 0);
+  CHECK(pairs.shape == 2);
+  CHECK(pairs.oscillators == 0);
+  CHECK(pairs.ratio < 1.0);
+  // no structure: ratio 1
+  CHECK(metrics::kOscCouplingPairs(Mat<double>::Constant(P, P, 0.3), k).ratio == doctest::Approx(1.0));
+  CHECK_THROWS_AS(metrics::kOscCouplingPairs(C, 3), Error);
 }

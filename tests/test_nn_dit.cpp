@@ -286,6 +286,69 @@ TEST_CASE("DiTBlock gradients: dx, dc and every parameter (central differences, 
   }
 }
 
+TEST_CASE("DiTBlock attention scale: s = 0 computes each token alone, 0 < s < 1 scales MHA; gradients") {
+  const Index d = 8, heads = 2, dff = 12, dc = 5, n = 4, B = 3;
+  Rng rng(17);
+  nn::DiTBlock<double> blk(d, heads, dff, dc);
+  ParamStore<double> store(blk);
+  blk.init(rng);
+  randomizeParams(store, rng, 0.4);
+  Mat<double> x = testing::randomMatrix<double>(d, n * B, rng);
+  Mat<double> c = testing::randomMatrix<double>(dc, B, rng);
+  const Mat<double> R = testing::randomMatrix<double>(d, n * B, rng);
+  Mat<double> y1, yHalf, y0, y0b;
+  nn::DiTBlock<double>::Cache k;
+  blk.forward(x, c, n, y1, k);
+  CHECK(blk.attentionScale() == 1.0);
+  // s = 0: changing token 1 of sample 0 leaves every other token's output as it was
+  blk.setAttentionScale(0.0);
+  blk.forward(x, c, n, y0, k);
+  Mat<double> x2 = x;
+  x2.col(1) = testing::randomMatrix<double>(d, 1, rng);
+  blk.forward(x2, c, n, y0b, k);
+  for (Index j = 0; j < n * B; ++j) {
+    const double diff = (y0b.col(j) - y0.col(j)).cwiseAbs().maxCoeff();
+    if (j == 1) CHECK(diff > 1e-3);
+    else CHECK(diff < 1e-14);
+  }
+  CHECK((y0 - y1).cwiseAbs().maxCoeff() > 1e-3);  // at s = 1 the tokens do interact
+  // gradients at s = 0.5 and s = 0 (where the attention weights get none)
+  for (double s : {0.5, 0.0}) {
+    blk.setAttentionScale(s);
+    auto loss = [&] {
+      Mat<double> yy;
+      nn::DiTBlock<double>::Cache kk;
+      blk.forward(x, c, n, yy, kk);
+      return (yy.array() * R.array()).sum();
+    };
+    Mat<double> y, dx, dcond;
+    blk.forward(x, c, n, y, k);
+    store.zeroGrad();
+    blk.backward(k, R, dx, dcond);
+    const Vec<double> g = store.grads();
+    for (auto r :
+         {testing::checkGradient(loss, x.data(), x.size(), dx.data(), rng, allEntries(), "dx"),
+          testing::checkGradient(loss, c.data(), c.size(), dcond.data(), rng, allEntries(), "dc"),
+          testing::checkGradient(loss, store.weights().data(), store.size(), g.data(), rng,
+                                 allEntries(), "params")}) {
+      INFO("s = " << s << ": " << r.summary());
+      CHECK(r.ok);
+      CHECK(r.checked > 0);
+    }
+    if (s == 0.0) {  // no gradient reaches the attention weights
+      double attnGrad = 0;
+      for (const auto& t : listTensors<double>(blk, "blk"))
+        if (t.name.find(".attn.") != std::string::npos)
+          for (Index i = 0; i < t.size(); ++i) attnGrad += std::abs(t.grad[i]);
+      CHECK(attnGrad == 0.0);
+    }
+  }
+  blk.setAttentionScale(1.0);
+  Mat<double> yBack;
+  blk.forward(x, c, n, yBack, k);
+  CHECK((yBack - y1).cwiseAbs().maxCoeff() == 0.0);
+}
+
 TEST_CASE("DiTBlock on a wide batch (threaded paths) equals its samples one at a time") {
   // B = 256 samples of n = 8 tokens of width 32: the token-split GEMMs, the per-sample
   // attention loop and the modulation loops take their multi-thread paths when OpenMP is on;

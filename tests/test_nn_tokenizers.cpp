@@ -432,3 +432,21 @@ TEST_CASE("Param2Tok refuses wrong shapes") {
   CHECK_THROWS_AS(p2t.detokenize(tokens2, xo, dc), Error);
   CHECK_THROWS_AS(nn::Param2Tok<float>(0, 3, 4), Error);
 }
+
+TEST_CASE("Param2Tok inits: mixed = random Z and Z' with the authors' near-uniform A; the constructor's choice runs in init()") {
+  const Index P = 12, n = 4, d = 16;
+  Rng rng(41);
+  nn::Param2Tok<double> p2t(P, n, d, 0.01, nn::Param2TokInit::Mixed);
+  ParamStore<double> store(p2t);
+  CHECK((p2t.initKind() == nn::Param2TokInit::Mixed));
+  p2t.init(rng);
+  const double a0 = 1.0 / std::sqrt(double(n * P));
+  CHECK((p2t.assignT().array() - a0).abs().maxCoeff() < 1e-3);            // near-uniform A
+  const Mat<double> Zt = p2t.zT();                                          // d x P
+  CHECK((Zt.col(0) - Zt.col(1)).norm() > 0.1);                             // rows of Z differ
+  CHECK((p2t.zOut() - Zt.transpose()).cwiseAbs().maxCoeff() > 0.1);         // Z' is not Z
+  const std::string name = nn::toString(nn::Param2TokInit::Mixed);
+  CHECK(name == "mixed");
+  CHECK((nn::parseParam2TokInit("mixed") == nn::Param2TokInit::Mixed));
+  CHECK_THROWS_AS(nn::parseParam2TokInit("uniform"), Error);
+}

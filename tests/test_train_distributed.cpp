@@ -314,3 +314,75 @@ TEST_CASE("Param2Tok training knobs: the assignment's learning-rate factor and t
   std::filesystem::remove_all(frozen);
   std::filesystem::remove_all(moving);
 }
+
+TEST_CASE("DiT attention schedule (--attn-off, --attn-ramp): off freezes the attention weights; a resumed run keeps it") {
+  CHECK(train::attentionScaleAt(0, 2, 4) == 0.0);
+  CHECK(train::attentionScaleAt(1, 2, 4) == 0.0);
+  CHECK(train::attentionScaleAt(2, 2, 4) == doctest::Approx(0.25));
+  CHECK(train::attentionScaleAt(5, 2, 4) == 1.0);
+  CHECK(train::attentionScaleAt(9, 2, 0) == 1.0);
+  const auto cfg = tinyKOsc(models::ModelKind::CnfParam2Tok);
+  Rng initRng = Rng(5).fork(train::kInitDomain);
+  auto init = models::makeKOscModel(cfg, &initRng);
+  auto attnWeights = [](models::KOscModel& m) {
+    std::vector<float> w;
+    for (auto t : m.tensors())
+      if (t.name.find(".attn.") != std::string::npos) w.insert(w.end(), t.value, t.value + t.size());
+    return w;
+  };
+  const auto attn0 = attnWeights(*init);
+  REQUIRE(!attn0.empty());
+  // attention off for the whole run: its weights get no gradient and do not move; the rest does
+  const std::string off = freshDir("attn_off");
+  auto o = options(off, 8, 3);
+  o.attnOff = 3;
+  runRanks<train::KOscTrainer>(1, cfg, o);
+  auto m = train::loadKOscModel(train::checkpointPath(off));
+  CHECK(attnWeights(*m) == attn0);
+  CHECK(relativeDifference(weightsOf(*m), weightsOf(*init)) > 1e-4);
+  // off for 2 steps, ramped over 2: stopped after 3 steps and resumed without the flags, the run
+  // ends where the uninterrupted one does (the schedule is in the checkpoint's train state)
+  const std::string straight = freshDir("attn_straight"), resumed = freshDir("attn_resumed");
+  o = options(straight, 8, 5);
+  o.attnOff = 2;
+  o.attnRamp = 2;
+  runRanks<train::KOscTrainer>(1, cfg, o);
+  const auto want = weightsOf(*train::loadKOscModel(train::checkpointPath(straight)));
+  CHECK(attnWeights(*train::loadKOscModel(train::checkpointPath(straight))) != attn0);
+  o.out = resumed;
+  o.stopAfter = 3;
+  runRanks<train::KOscTrainer>(1, cfg, o);
+  o.stopAfter = -1;
+  o.resume = true;
+  o.attnOff = o.attnRamp = 0;
+  runRanks<train::KOscTrainer>(1, cfg, o);
+  CHECK(relativeDifference(want, weightsOf(*train::loadKOscModel(train::checkpointPath(resumed)))) < kTolerance);
+  for (const auto& d : {off, straight, resumed}) std::filesystem::remove_all(d);
+}
+
+TEST_CASE("Param2Tok hold (--p2t-hold): A stays at its init for the held steps, then learns") {
+  const auto cfg = tinyKOsc(models::ModelKind::CnfParam2Tok);
+  Rng initRng = Rng(5).fork(train::kInitDomain);
+  auto init = models::makeKOscModel(cfg, &initRng);
+  const Mat<float> A0 = *init->param2TokAssignment();
+  const std::string held = freshDir("p2t_held"), released = freshDir("p2t_released");
+  auto o = options(held, 8, 3);
+  o.assignHold = 3;
+  runRanks<train::KOscTrainer>(1, cfg, o);
+  CHECK((*train::loadKOscModel(train::checkpointPath(held))->param2TokAssignment() - A0).cwiseAbs().maxCoeff() == 0.0f);
+  // held for 2 of 4 steps: stopped after 2, resumed without the flag (the checkpoint keeps it)
+  o = options(released, 8, 4);
+  o.assignHold = 2;
+  o.stopAfter = 2;
+  runRanks<train::KOscTrainer>(1, cfg, o);
+  CHECK((*train::loadKOscModel(train::checkpointPath(released))->param2TokAssignment() - A0).cwiseAbs().maxCoeff() == 0.0f);
+  o.stopAfter = -1;
+  o.resume = true;
+  o.assignHold = 0;
+  runRanks<train::KOscTrainer>(1, cfg, o);
+  io::Metadata meta;
+  auto m = train::loadKOscModel(train::checkpointPath(released), &meta);
+  CHECK((*m->param2TokAssignment() - A0).cwiseAbs().maxCoeff() > 1e-5f);
+  CHECK(meta.at("symflow_train_state").find("\"assign_hold\":2") != std::string::npos);
+  for (const auto& d : {held, released}) std::filesystem::remove_all(d);
+}

@@ -15,6 +15,11 @@
 // one row per parameter in flat order (k-osc names from synth::kOscSpec).
 // Other models have no learned assignment: it prints the model's settings and, for
 // cnf-equivariant, the fixed grouping (token i = oscillator i+1); --csv is refused.
+// --coupling N (k-osc flows: cnf-param2tok, cnf-equivariant, cnf-mlp): which parameters the
+// flow couples, whatever its tokens: C(p, q) = mean |dv_p/dx_q| over the first N held-out sounds
+// at t = 0.3, 0.5, 0.7 (metrics/coupling.hpp), the same-oscillator / other-oscillator ratio and
+// how many oscillators the coupling pairs up (frequency with its own amplitude and shape); the
+// matrix itself when k <= 8. --json gets a "coupling" object.
 //
 // surge-simple models: for cnf-param2tok a text heat map of A (one row per parameter, in the
 // synth's groups: osc1..3, noise/high-pass, filter1..2, envelopes, lfo1..6, note; one column per
@@ -36,6 +41,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "symflow/metrics/coupling.hpp"
 #include "symflow/metrics/token_groups.hpp"
 #include "symflow/io/atomic_file.hpp"
 #include "symflow/io/png.hpp"
@@ -51,6 +57,7 @@ namespace {
 struct InspectArgs {
   std::string model, csv, png, json;
   double threshold = 0.1;
+  long coupling = 0;  // held-out sounds for the vector field's coupling (0: not measured)
 };
 
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
@@ -110,6 +117,7 @@ void writeAssignmentCsv(const std::string& path, const symflow::Mat<float>& A, c
 }
 
 void runSurge(const InspectArgs& a) {
+  symflow::require(a.coupling == 0, "--coupling: k-osc flows only (surge-simple has no oscillator pairing to score)");
   using namespace symflow;
   io::Metadata meta;
   auto model = cli::forOption("--model", [&] { return train::loadSurgeModel(a.model, &meta); });
@@ -216,6 +224,50 @@ void run(const InspectArgs& a) {
             << models::toString(cfg.variant) << ", " << models::toString(cfg.encoder) << " encoder, "
             << model->store().size() << " weights" << trained << "\n";
 
+  json::Value couplingJson;  // null unless --coupling
+  if (a.coupling > 0) {
+    synth::KOscStream<float> stream(k, cfg.variant, 0);
+    const auto sounds = stream.testSounds(0, Index(a.coupling));
+    audio::RealFft<float> fft(synth::KOscConstants::numSamples);
+    Mat<float> features;
+    models::kOscFeatures<float>(sounds.signals, fft, features);
+    const auto field = model->velocityField(features);
+    require(bool(field), "--coupling: " + models::toString(cfg.kind) + " is not a flow (no vector field to differentiate)");
+    Rng rng(0);
+    const Mat<double> C = metrics::velocityCoupling(field, sounds.params, {0.3f, 0.5f, 0.7f}, rng);
+    const auto pairs = metrics::kOscCouplingPairs(C, k);
+    if (k <= 8) {
+      std::cout << "coupling C(p, q) = mean |dv_p/dx_q| (row p, column q) over " << a.coupling
+                << " held-out sounds, t = 0.3, 0.5, 0.7:\n" << std::setw(11) << "";
+      for (Index q = 0; q < P; ++q) std::cout << std::setw(11) << spec[q].name;
+      std::cout << "\n";
+      for (Index p = 0; p < P; ++p) {
+        std::cout << std::left << std::setw(11) << spec[p].name << std::right;
+        for (Index q = 0; q < P; ++q) {
+          char cell[32];
+          std::snprintf(cell, sizeof cell, "%.4f", C(p, q));
+          std::cout << std::setw(11) << cell;
+        }
+        std::cout << "\n";
+      }
+    }
+    std::cout << "coupling: the flow pairs " << pairs.oscillators << " of " << k
+              << " oscillators (each frequency with its own amplitude: " << pairs.amplitude << ", shape: "
+              << pairs.shape << "); same-oscillator / other-oscillator coupling " << std::fixed
+              << std::setprecision(2) << pairs.ratio << " (1 = no grouping)\n";
+    std::cout.unsetf(std::ios::floatfield);
+    couplingJson = json::Value::object();
+    couplingJson.set("sounds", std::int64_t(a.coupling)).set("ratio", pairs.ratio).set("oscillators", pairs.oscillators);
+    couplingJson.set("amplitude", pairs.amplitude).set("shape", pairs.shape);
+    json::Value rows = json::Value::array();
+    for (Index p = 0; p < P; ++p) {
+      json::Value row = json::Value::array();
+      for (Index q = 0; q < P; ++q) row.push(json::Value(C(p, q)));
+      rows.push(row);
+    }
+    couplingJson.set("matrix", rows);
+  }
+
   if (!assignment) {
     if (cfg.kind == models::ModelKind::CnfEquivariant) {
       // The grouping makeKOscModel gives FixedTokenizer: oscillator i is token i.
@@ -228,6 +280,11 @@ void run(const InspectArgs& a) {
       }
     }
     std::cout << "no learned assignment: only cnf-param2tok models learn which parameters share a token\n";
+    if (!a.json.empty() && !couplingJson.isNull()) {
+      json::Value v = json::Value::object();
+      v.set("task", "kosc").set("model", models::toString(cfg.kind)).set("k", k).set("coupling", couplingJson);
+      writeInspectJson(a.json, v);
+    }
     return;
   }
 
@@ -289,6 +346,7 @@ void run(const InspectArgs& a) {
     v.set("separation", grouping.separation).set("equivariance", grouping.equivariance).set("score", grouping.score);
     for (Index i = 0; i < k; ++i) tokens.push(json::Value(groups.ownToken[size_t(i)]));
     v.set("own_token", tokens);
+    if (!couplingJson.isNull()) v.set("coupling", couplingJson);
     writeInspectJson(a.json, v);
   }
 
@@ -305,6 +363,9 @@ symflow::cli::RegisterCommand reg("inspect", "Show the parameter-to-token groupi
                  "cnf-param2tok: also write the grouping numbers as JSON to this file (- for standard output)");
   app.add_option("--threshold", a->threshold,
                  "A token reads a parameter when |A| >= this x the token's largest |A|")->capture_default_str();
+  app.add_option("--coupling", a->coupling,
+                 "k-osc flows: measure which parameters the vector field couples on this many held-out sounds "
+                 "(0: off)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.callback([a] { run(*a); });
 });
 

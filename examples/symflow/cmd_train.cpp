@@ -192,7 +192,7 @@ symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on 
       ->capture_default_str();
   app.add_flag("--spectral-final-norm", a->spectralFinalNorm, "spectral-mlp encoder: LayerNorm before its output Linear");
   app.add_option("--p2t-init", a->p2tInit,
-                 "Param2Tok init: authors (near-permutation-invariant) or random (the PyTorch peer's)")
+                 "Param2Tok init: authors (near-permutation-invariant), random (the PyTorch peer's) or mixed (random Z, near-uniform A)")
       ->capture_default_str();
   app.add_option("--p2t-penalty", a->p2tPenalty, "Param2Tok: weight of the L1 penalty on the assignment")
       ->capture_default_str();
@@ -201,6 +201,16 @@ symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on 
       ->capture_default_str();
   app.add_option("--p2t-lr-mult", a->opt.assignLrMult,
                  "Param2Tok: the assignment learns at this multiple of the learning rate")
+      ->capture_default_str();
+  app.add_option("--p2t-hold", a->opt.assignHold,
+                 "Param2Tok: the assignment stays frozen at its init in the first STEPS steps (0: off)")
+      ->capture_default_str();
+  app.add_option("--attn-off", a->opt.attnOff,
+                 "DiT models: tokens do not attend to each other in the first STEPS steps (each token is "
+                 "computed alone, which rewards putting dependent parameters on one token)")
+      ->capture_default_str();
+  app.add_option("--attn-ramp", a->opt.attnRamp,
+                 "DiT models: after --attn-off, the attention branch ramps from 0 to full over STEPS steps")
       ->capture_default_str();
   app.add_option("--mlp-width", a->sizes.mlpWidth, "cnf-mlp vector field width")->capture_default_str();
   app.add_option("--mlp-blocks", a->sizes.mlpBlocks, "cnf-mlp vector field residual blocks")->capture_default_str();

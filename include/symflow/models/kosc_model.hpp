@@ -18,6 +18,7 @@
 // KOscModelConfig round-trips through JSON (stored in checkpoints' metadata under
 // "symflow_model_config"), so a checkpoint rebuilds its own model.
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -266,6 +267,14 @@ class KOscModel {
   /// cnf-param2tok: the L1 penalty's weight becomes scale x the config's penaltyWeight (a
   /// penalty warm-up, TrainOptions::penaltyWarmup); other models: nothing.
   virtual void setPenaltyScale(double scale) { (void)scale; }
+  /// DiT vector fields (cnf-equivariant, cnf-param2tok): every block's attention branch is
+  /// scaled by `scale` (a training schedule, TrainOptions::attnOff); other models: nothing.
+  virtual void setAttentionScale(double scale) { (void)scale; }
+  /// v(xt, t, out): the conditional vector field (no guidance) for the sounds of `features`.
+  using VelocityFn = std::function<void(const Mat<float>& xt, float t, Mat<float>& v)>;
+  /// Flow models: the vector field for these sounds (their embedding computed once; the
+  /// function refers to this model and must not outlive it); other models: an empty function.
+  virtual VelocityFn velocityField(const Mat<float>& features) { (void)features; return {}; }
   /// spectral-mlp encoder with per-bin input normalization: its standardizer (the trainer
   /// measures its statistics before the first step, KOscTask::prepare); else nullptr.
   virtual nn::BandStandardizer<float>* inputStandardizer() { return nullptr; }
@@ -343,6 +352,8 @@ class KOscNet : public KOscModel {
 template <class Enc, class VF>
 class KOscFlow final : public KOscNet<FlowModel<float, Enc, VF>> {
   using Base = KOscNet<FlowModel<float, Enc, VF>>;
+  static constexpr bool isDit = std::is_same_v<VF, DitVectorField<float, nn::Param2Tok<float>>> ||
+                                std::is_same_v<VF, DitVectorField<float, nn::FixedTokenizer<float>>>;
 
  public:
   using Base::Base;
@@ -358,6 +369,22 @@ class KOscFlow final : public KOscNet<FlowModel<float, Enc, VF>> {
   void setPenaltyScale(double scale) override {
     if constexpr (std::is_same_v<VF, DitVectorField<float, nn::Param2Tok<float>>>)
       this->net_.vectorField().tokenizer().setPenaltyWeight(this->cfg_.penaltyWeight * scale);
+    else
+      (void)scale;
+  }
+  KOscModel::VelocityFn velocityField(const Mat<float>& features) override {
+    auto z = std::make_shared<Mat<float>>();
+    this->net_.embed(features, *z);
+    auto cache = std::make_shared<typename VF::Cache>();
+    auto tv = std::make_shared<Vec<float>>();
+    return [this, z, cache, tv](const Mat<float>& xt, float t, Mat<float>& v) {
+      tv->setConstant(xt.cols(), t);
+      this->net_.vectorField().forward(xt, *tv, *z, v, *cache);
+    };
+  }
+  void setAttentionScale(double scale) override {
+    if constexpr (isDit)
+      this->net_.vectorField().setAttentionScale(float(scale));
     else
       (void)scale;
   }

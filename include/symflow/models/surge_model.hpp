@@ -411,6 +411,9 @@ class SurgeModel {
   /// cnf-param2tok: the L1 penalty's weight becomes scale x the config's (a penalty warm-up,
   /// TrainOptions::penaltyWarmup); other models: nothing.
   virtual void setPenaltyScale(double scale) { (void)scale; }
+  /// cnf-param2tok: every DiT block's attention branch is scaled by `scale` (a training
+  /// schedule, TrainOptions::attnOff); other models: nothing.
+  virtual void setAttentionScale(double scale) { (void)scale; }
   template <class F> void visitParams(const std::string& prefix, F&& f) {
     for (auto t : tensors()) {
       t.name = joinName(prefix, t.name);
@@ -462,6 +465,7 @@ class SurgeParam2Tok final : public SurgeNet<QueryFlowModel<float, Ast, P2tField
   void setPenaltyScale(double scale) override {
     net_.vectorField().tokenizer().setPenaltyWeight(cfg_.penaltyWeight * scale);
   }
+  void setAttentionScale(double scale) override { net_.vectorField().setAttentionScale(float(scale)); }
 
  private:
   QueryFlowModel<float, Ast, P2tField>::StepCache cache_;

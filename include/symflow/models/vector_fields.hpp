@@ -119,6 +119,10 @@ class DitVectorField {
     for (auto& b : blocks_) b.init(rng);
   }
   S penalty() const { return tok_.penalty(); }
+  /// Scales every block's attention branch (DiTBlock::setAttentionScale).
+  void setAttentionScale(S s) {
+    for (auto& b : blocks_) b.setAttentionScale(s);
+  }
 
   /// Columns of z per sound: 1, or the number of layers L in per-layer mode.
   Index condColumnsPerSample() const { return cfg_.perLayerCond ? Index(blocks_.size()) : Index(1); }

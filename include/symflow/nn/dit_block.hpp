@@ -7,6 +7,9 @@
 //           h2 = g2 * LN2(x1) + b2;          y  = x1 + a2 * FFN(h2)
 //           FFN = Linear(d, d_ff) -> GELU -> Linear(d_ff, d); LN1, LN2 affine (nn.LayerNorm(d));
 //           the per-sample vectors are broadcast over that sample's n tokens. No zero init.
+//           setAttentionScale(s) multiplies MHA(h1) by s (default 1; not a parameter: a
+//           training schedule, e.g. tokens computed alone before they may attend to each
+//           other, TrainOptions::attnOff). At s = 0 the MHA is skipped and gets no gradient.
 //           This is the peer's PyTorch DiTBlock (shared/peer/torch_kosc_bench.py) with
 //           batch_first tensors (B, n, d) whose memory is x.
 // Backward: writes dx (d x (B n)) and dc (dc x B, this block's part of the conditioning
@@ -39,7 +42,8 @@ class DiTBlock {
     typename AdaLNModulation<S>::Cache cond;
     typename ModulatedLayerNorm<S>::Cache norm1, norm2;
     Mat<S> h1, h2;           // modulated LN outputs: inputs of MHA and FFN
-    Mat<S> attnOut, ffOut;   // MHA(h1), FFN(h2)
+    Mat<S> attnOut, ffOut;   // s MHA(h1) (s: the attention scale), FFN(h2)
+    S attnScale = S(1);      // the scale of this forward
     typename MultiheadAttention<S>::Cache attn;
     typename Mlp<S>::Cache ff;
     mutable Mat<S> dmod, bufA, bufB, dx1;  // backward scratch, reused across calls
@@ -85,6 +89,10 @@ class DiTBlock {
   }
   S penalty() const { return S(0); }
 
+  /// Scale of the attention branch (1: the plain block; 0: no token sees another).
+  void setAttentionScale(S s) { attnScale_ = s; }
+  S attentionScale() const { return attnScale_; }
+
   const ModulatedLayerNorm<S>& norm1() const { return norm1_; }
   const MultiheadAttention<S>& attn() const { return attn_; }
   const ModulatedLayerNorm<S>& norm2() const { return norm2_; }
@@ -105,7 +113,13 @@ class DiTBlock {
     k.n = 0;  // marks the cache incomplete until this forward has finished
     cond_.forward(c, k.mod, k.cond);
     norm1_.forward(x, k.mod.middleRows(0, d), k.mod.middleRows(d, d), n, k.h1, k.norm1);
-    attn_.forward(k.h1, n, k.attnOut, k.attn);
+    if (attnScale_ == S(0)) {
+      k.attnOut.setZero(d, x.cols());
+    } else {
+      attn_.forward(k.h1, n, k.attnOut, k.attn);
+      if (attnScale_ != S(1)) k.attnOut *= attnScale_;
+    }
+    k.attnScale = attnScale_;
     y.resize(d, x.cols());
     gatedResidualForward<S>(x, k.attnOut, k.mod.middleRows(2 * d, d), n, y);
     norm2_.forward(y, k.mod.middleRows(3 * d, d), k.mod.middleRows(4 * d, d), n, k.h2, k.norm2);
@@ -130,7 +144,12 @@ class DiTBlock {
     // x1 = x + a1 * MHA(h1)
     gatedResidualBackward<S>(k.dx1, k.attnOut, k.mod.middleRows(2 * d, d), n, k.bufA,
                              k.dmod.middleRows(2 * d, d));
-    attn_.backward(k.attn, k.bufA, k.bufB);
+    if (k.attnScale == S(0)) {
+      k.bufB.setZero(d, k.bufA.cols());
+    } else {
+      if (k.attnScale != S(1)) k.bufA *= k.attnScale;
+      attn_.backward(k.attn, k.bufA, k.bufB);
+    }
     // h1 = g1 * LN1(x) + b1;  dx = dx1 + LN1 backward
     const CMatRef<S> dx1(k.dx1);
     norm1_.backward(k.norm1, k.bufB, dx, k.dmod.middleRows(0, d), k.dmod.middleRows(d, d),
@@ -145,6 +164,7 @@ class DiTBlock {
   ModulatedLayerNorm<S> norm2_;
   Mlp<S> ff_;
   AdaLNModulation<S> cond_;
+  S attnScale_ = S(1);
 };
 
 }  // namespace symflow::nn

@@ -71,6 +71,8 @@
 //           tokenize -> detokenize is almost invariant to any permutation of x.
 //           initRandom(): the peer benchmark's unstructured init (p_in, p_out N(0, 1/d),
 //           assign N(0, 1/P)).
+//           initMixed(): p_in, p_out as initRandom (every parameter distinguishable from the
+//           first step) and A as initAuthors (near-uniform: no grouping chosen yet).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -233,13 +235,17 @@ class FixedTokenizer {
 };
 
 // ------------------------------------------------------------------------------------------
-/// Param2Tok's initialization (header comment "Init"): Authors = init(), Random = initRandom().
-enum class Param2TokInit { Authors, Random };
-inline std::string toString(Param2TokInit i) { return i == Param2TokInit::Random ? "random" : "authors"; }
+/// Param2Tok's initialization (header comment "Init"): Authors = initAuthors(), Random =
+/// initRandom(), Mixed = initMixed().
+enum class Param2TokInit { Authors, Random, Mixed };
+inline std::string toString(Param2TokInit i) {
+  return i == Param2TokInit::Random ? "random" : i == Param2TokInit::Mixed ? "mixed" : "authors";
+}
 inline Param2TokInit parseParam2TokInit(const std::string& s) {
   if (s == "authors") return Param2TokInit::Authors;
   if (s == "random") return Param2TokInit::Random;
-  throw Error("unknown Param2Tok init '" + s + "' (expected authors or random)");
+  if (s == "mixed") return Param2TokInit::Mixed;
+  throw Error("unknown Param2Tok init '" + s + "' (expected authors, random or mixed)");
 }
 
 template <class S>
@@ -308,12 +314,13 @@ class Param2Tok {
   }
 
   Param2TokInit initKind() const { return initKind_; }
-  /// The initialization the constructor chose: initAuthors() or initRandom().
+  /// The initialization the constructor chose: initAuthors(), initRandom() or initMixed().
   void init(Rng& rng) {
-    if (initKind_ == Param2TokInit::Random)
-      initRandom(rng);
-    else
-      initAuthors(rng);
+    switch (initKind_) {
+      case Param2TokInit::Random: initRandom(rng); break;
+      case Param2TokInit::Mixed: initMixed(rng); break;
+      default: initAuthors(rng); break;
+    }
   }
   /// Near-invariant initialization of paper.md [cfg] (see the header comment).
   void initAuthors(Rng& rng) {
@@ -335,6 +342,15 @@ class Param2Tok {
     init::normal(pin_.w, pin_.size, 0.0, 1.0 / std::sqrt(double(d_)), rng);
     init::normal(assign_.w, assign_.size, 0.0, 1.0 / std::sqrt(double(P_)), rng);
     init::normal(pout_.w, pout_.size, 0.0, 1.0 / std::sqrt(double(d_)), rng);
+  }
+  /// Random Z and Z' (initRandom's), near-uniform A (initAuthors').
+  void initMixed(Rng& rng) {
+    ffn0_.init(rng);
+    ffn2_.init(rng);
+    init::normal(pin_.w, pin_.size, 0.0, 1.0 / std::sqrt(double(d_)), rng);
+    init::normal(pout_.w, pout_.size, 0.0, 1.0 / std::sqrt(double(d_)), rng);
+    const double a0 = 1.0 / std::sqrt(double(n_ * P_));
+    for (Index i = 0; i < assign_.size; ++i) assign_.w[i] = S(a0 + 1e-4 * rng.normal());
   }
 
   /// weight * mean |A|; its gradient is added by tokenizeBackward (see CONVENTION above).

@@ -25,7 +25,8 @@
 //   random:   Rng(seed).fork(kStepDomain).fork(s)               (drop mask, x0, t)
 //   update:   zero grads, loss + backward, clip (global norm), Adam at lr = schedule(s)
 //             (Param2Tok's assignment at assignLrMult x lr; its L1 weight ramped over
-//             penaltyWarmup steps: both stored in the checkpoint's train state)
+//             penaltyWarmup steps; DiT attention off for attnOff steps, then ramped over
+//             attnRamp: all stored in the checkpoint's train state)
 // so a run resumed from a checkpoint taken after step s continues exactly as the run that was
 // not interrupted (the checkpoint holds weights, buffers, Adam moments and step; the data
 // position and random streams follow from the step).
@@ -101,6 +102,13 @@
 
 namespace symflow::train {
 
+/// Attention schedule of DiT models before step s (0-based): 0 while s < off, then
+/// min(1, (s - off + 1) / ramp) (1 at once when ramp is 0). TrainOptions::attnOff, attnRamp.
+inline double attentionScaleAt(long s, long off, long ramp) {
+  if (s < off) return 0.0;
+  return ramp > 0 ? std::min(1.0, double(s - off + 1) / double(ramp)) : 1.0;
+}
+
 struct TrainOptions {
   std::string out = "out/train";  // folder, or checkpoint file ending in .safetensors (TrainPaths)
   long steps = 2000;
@@ -111,6 +119,9 @@ struct TrainOptions {
   double clip = 1.0;         // global gradient-norm clip
   double assignLrMult = 1.0; // Param2Tok: the assignment A ("...assign") learns at this x lr
   long penaltyWarmup = 0;    // Param2Tok: L1 weight ramps linearly from 0 over these steps (0: off)
+  long assignHold = 0;       // Param2Tok: A is frozen (lr factor 0) in the first assignHold steps
+  long attnOff = 0;          // DiT models: no attention between tokens in the first attnOff steps
+  long attnRamp = 0;         // ... then its scale ramps linearly from 0 to 1 over attnRamp steps
   std::uint64_t seed = 0;
   double checkpointSeconds = 300;  // checkpoint when this many seconds passed since the last (0: off)
   long checkpointSteps = 0;        // checkpoint at every step that is a multiple of this (0: off)
@@ -272,6 +283,8 @@ class Trainer {
     require(opt.warmup >= 0, "train: --warmup must be >= 0");
     require(opt.assignLrMult >= 0 && std::isfinite(opt.assignLrMult), "train: --p2t-lr-mult must be finite and >= 0");
     require(opt.penaltyWarmup >= 0, "train: --p2t-penalty-warmup must be >= 0");
+    require(opt.assignHold >= 0, "train: --p2t-hold must be >= 0");
+    require(opt.attnOff >= 0 && opt.attnRamp >= 0, "train: --attn-off and --attn-ramp must be >= 0");
     opt_.warmup = std::min(opt.warmup, opt.steps);  // short runs: warm up over the whole run
     require(opt.floorRatio >= 0 && opt.floorRatio <= 1, "train: the lr floor ratio must be in [0, 1]");
     require(opt.checkpointSeconds >= 0, "train: --checkpoint-every must be >= 0 (0: off)");
@@ -298,10 +311,10 @@ class Trainer {
       model_ = Task::make(cfg_, &initRng);
       Task::prepare(*model_, opt_, !talk);
       adam_ = optim::Adam<float>(model_->store(), adamConfig());
+      appliedAssignFactor_ = 1.0;
       if (opt_.resume && talk) std::cerr << "train: nothing to resume at " << paths_.checkpoint << ", starting fresh\n";
     }
     auto& store = model_->store();
-    applyLrMultipliers(*model_, adam_);
     requireBatchFitsRanks(opt_.batch);
     if (nranks > 1) broadcastState();
     optim::CosineSchedule sched(opt_.lr, opt_.warmup, opt_.steps, opt_.lr * opt_.floorRatio);
@@ -342,7 +355,9 @@ class Trainer {
       data.batch(step, features, params);
       waitSeconds += std::chrono::duration<double>(Progress::Clock::now() - w0).count();
       Rng rng = Rng(opt_.seed).fork(kStepDomain).fork(std::uint64_t(step));
+      applyLrMultipliers(*model_, adam_, step);
       applyPenaltyScale(*model_, step);
+      applyAttentionScale(*model_, step);
       store.zeroGrad();
       auto loss = model_->step(features, params, rng, flow);
       if (nranks > 1) {  // the global batch's mean gradient and loss on every rank
@@ -444,15 +459,20 @@ class Trainer {
     return a;
   }
 
-  /// The Param2Tok assignment's learning-rate factor (--p2t-lr-mult) as an Adam segment.
-  void applyLrMultipliers(Model& m, optim::Adam<float>& adam) const {
+  /// The Param2Tok assignment's learning-rate factor at step s as an Adam segment: 0 while
+  /// s < assignHold (--p2t-hold), then assignLrMult (--p2t-lr-mult). Adam's segments are
+  /// rebuilt only when the factor changes.
+  void applyLrMultipliers(Model& m, optim::Adam<float>& adam, long step) {
+    const double factor = step < opt_.assignHold ? 0.0 : opt_.assignLrMult;
+    if (factor == appliedAssignFactor_) return;
+    appliedAssignFactor_ = factor;
     std::vector<optim::LrSegment> segs;
-    if (opt_.assignLrMult != 1.0) {
+    if (factor != 1.0) {
       const float* base = m.store().weights().data();
       for (const auto& t : m.tensors()) {
         const std::string& n = t.name;
         if (t.trainable && n.size() >= 6 && n.compare(n.size() - 6, 6, "assign") == 0)
-          segs.push_back({Index(t.value - base), t.size(), opt_.assignLrMult});
+          segs.push_back({Index(t.value - base), t.size(), factor});
       }
     }
     adam.setLrMultipliers(std::move(segs));
@@ -460,6 +480,10 @@ class Trainer {
   /// Param2Tok penalty warm-up: the weight before step s (0-based) is min(1, (s + 1) / W) x the config's.
   void applyPenaltyScale(Model& m, long step) const {
     if (opt_.penaltyWarmup > 0) m.setPenaltyScale(std::min(1.0, double(step + 1) / double(opt_.penaltyWarmup)));
+  }
+
+  void applyAttentionScale(Model& m, long step) const {
+    if (opt_.attnOff > 0 || opt_.attnRamp > 0) m.setAttentionScale(attentionScaleAt(step, opt_.attnOff, opt_.attnRamp));
   }
 
   io::Metadata metadata(long step, double seconds) const {
@@ -470,6 +494,7 @@ class Trainer {
     t.set("lr", opt_.lr).set("warmup", opt_.warmup).set("floor_ratio", opt_.floorRatio).set("clip", opt_.clip);
     t.set("cfg_dropout", opt_.flow.cfgDropout).set("ot_coupling", opt_.flow.otCoupling);
     t.set("assign_lr_mult", opt_.assignLrMult).set("penalty_warmup", opt_.penaltyWarmup);
+    t.set("attn_off", opt_.attnOff).set("attn_ramp", opt_.attnRamp).set("assign_hold", opt_.assignHold);
     m["symflow_train_state"] = json::dump(t);
     m["train_seconds"] = std::to_string(seconds + previousSeconds_);
     return m;
@@ -571,14 +596,19 @@ class Trainer {
         number("cfg_dropout", opt_.flow.cfgDropout);
         opt_.assignLrMult = 1.0;  // older checkpoints: no groups, no warm-up
         opt_.penaltyWarmup = 0;
+        opt_.attnOff = opt_.attnRamp = opt_.assignHold = 0;
         number("assign_lr_mult", opt_.assignLrMult);
         if (const json::Value* v = t.find("penalty_warmup"); v && v->isInteger()) opt_.penaltyWarmup = long(v->asInt64());
+        if (const json::Value* v = t.find("attn_off"); v && v->isInteger()) opt_.attnOff = long(v->asInt64());
+        if (const json::Value* v = t.find("attn_ramp"); v && v->isInteger()) opt_.attnRamp = long(v->asInt64());
+        if (const json::Value* v = t.find("assign_hold"); v && v->isInteger()) opt_.assignHold = long(v->asInt64());
         if (const json::Value* v = t.find("warmup"); v && v->isInteger()) opt_.warmup = long(v->asInt64());
         if (const json::Value* v = t.find("ot_coupling"); v && v->isBool()) opt_.flow.otCoupling = v->asBool();
         cfg_ = m->config();
         previousSeconds_ = std::stod(meta.count("train_seconds") ? meta.at("train_seconds") : "0");
         model_ = std::move(m);
         adam_ = std::move(adam);
+        appliedAssignFactor_ = 1.0;
         if (path == prev) {
           latestGood_ = false;
           // a warning even with --quiet: the run loses the steps since the previous checkpoint
@@ -603,6 +633,7 @@ class Trainer {
   TrainPaths paths_;
   std::unique_ptr<Model> model_;
   optim::Adam<float> adam_;
+  double appliedAssignFactor_ = 1.0;  // the assignment's lr factor in adam_'s segments
   double previousSeconds_ = 0;
   bool latestGood_ = true;  // false after resuming from the previous checkpoint (latest damaged)
 };

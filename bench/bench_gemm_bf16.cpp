@@ -11,6 +11,8 @@
 //   dx    dx (k x N) = weightT (k x m) dy (m x N)
 //   dW    gT (k x m) += x (k x N) dy^T (N x m) (inner dimension N)
 //   sq    1024 x 1024 x 1024, one product
+//   few   y (128 x n) = W (128 x 128) x (128 x n), n = 8 .. 512 columns, one product: where the
+//         per-call overhead of oneDNN (and of the rounding) decides kBf16GemmMinWork
 // with (m, k) = (128, 128) (Linear d -> d), (256, 128) (FFN up), (128, 256) (FFN down),
 // (384, 128) (qkv projection).
 //
@@ -156,6 +158,11 @@ struct Registrar {
             benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, op, e, m, k, N); })
                 ->Unit(benchmark::kMicrosecond);
           }
+    for (Index n : {8, 16, 32, 64, 128, 512})
+      for (Engine e : engines)
+        benchmark::RegisterBenchmark(("few/m128_k128/n" + std::to_string(n) + "/" + engineName(e)).c_str(),
+                                     [=](benchmark::State& st) { run(st, Op::fwd, e, 128, 128, n); })
+            ->Unit(benchmark::kMicrosecond);
     for (Engine e : engines)
       benchmark::RegisterBenchmark((std::string("sq/1024^3/") + engineName(e)).c_str(),
                                    [=](benchmark::State& st) { run(st, Op::sq, e, 1024, 1024, 1024); })

@@ -213,3 +213,74 @@ TEST_CASE("bf16 weight gradient split over two threads is deterministic and with
   CHECK(worstRatio(y, xd.leftCols(d) * dyd, xd.leftCols(d).cwiseAbs() * dyd.cwiseAbs()) <= boundBf16(d));
 }
 #endif
+
+#ifdef SYMFLOW_USE_DNNL
+namespace {
+/// Every operand layout gemm() accepts (as tests/test_core_gemm_workspace.cpp), under bf16, against
+/// the exact product with the per-entry bound; borders of a destination block stay untouched.
+void checkAllLayoutsBf16(Index m, Index n, Index k) {
+  CAPTURE(m);
+  CAPTURE(n);
+  CAPTURE(k);
+  Rng rng(uint64_t(m * 1000 + n * 10 + k));
+  const Mat<float> A = testing::randomMatrix<float>(m, k, rng), At = A.transpose();
+  const Mat<float> B = testing::randomMatrix<float>(k, n, rng), Bt = B.transpose();
+  const Mat<double> ref = A.cast<double>() * B.cast<double>();
+  const Mat<double> absSum = A.cast<double>().cwiseAbs() * B.cast<double>().cwiseAbs();
+  const double bound = boundBf16(k);
+  Mat<float> C(m, n);
+  gemm(C, A, B);
+  CHECK(worstRatio(C, ref, absSum) <= bound);
+  gemm(C, At.transpose(), B);
+  CHECK(worstRatio(C, ref, absSum) <= bound);
+  gemm(C, A, Bt.transpose());
+  CHECK(worstRatio(C, ref, absSum) <= bound);
+  gemm(C, At.transpose(), Bt.transpose());
+  CHECK(worstRatio(C, ref, absSum) <= bound);
+  Mat<float> big = Mat<float>::Ones(m + 3, n + 2);
+  gemm(big.block(1, 1, m, n), A, B, true);
+  CHECK(worstRatio(big.block(1, 1, m, n), ref.array() + 1.0, absSum.array() + 1.0) <= bound);
+  CHECK((big.row(0).array() == 1).all());
+  CHECK((big.bottomRows(2).array() == 1).all());
+  CHECK((big.col(0).array() == 1).all());
+  CHECK((big.col(n + 1).array() == 1).all());
+  const Mat<float> Abig = testing::randomMatrix<float>(m + 5, k + 1, rng);
+  gemm(C, Abig.block(2, 1, m, k), B);
+  const Mat<double> Ab = Abig.block(2, 1, m, k).cast<double>();
+  CHECK(worstRatio(C, Ab * B.cast<double>(), Ab.cwiseAbs() * B.cast<double>().cwiseAbs()) <= bound);
+}
+}  // namespace
+
+TEST_CASE("bf16 gemm handles every operand layout") {
+  if (!bf16Runnable()) return;
+  ScopedGemmPrecision scope(Precision::bf16);
+  for (Index n : {Index(7), Index(37), Index(300)})
+    for (auto [m, k] : {std::pair<Index, Index>{130, 97}, {384, 600}, {7, 2000}}) {
+      REQUIRE(m * n * k >= kBf16GemmMinWork);
+      checkAllLayoutsBf16(m, n, k);
+    }
+}
+
+TEST_CASE("bf16 gemm reuses its primitive and buffers in steady state") {
+  if (!bf16Runnable()) return;
+  ScopedGemmPrecision scope(Precision::bf16);
+  Rng rng(11);
+  const Mat<float> A = testing::randomMatrix<float>(256, 128, rng);
+  const Mat<float> B = testing::randomMatrix<float>(128, 2048, rng);
+  Mat<float> C1(256, 2048), C2(256, 2048);
+  gemm(C1, A, B);
+  auto& st = detail::dnnlGemmThreadState();
+  const size_t entries = st.entries.size();
+  const auto* pa = st.packA;
+  const auto* pb = st.packB;
+  gemm(C2, A, B);
+  CHECK(st.entries.size() == entries);
+  CHECK(st.packA == pa);
+  CHECK(st.packB == pb);
+  CHECK((C1 - C2).cwiseAbs().maxCoeff() == 0.0f);  // deterministic
+  CHECK(detail::dnnlGemmImplementation(256, 2048, 128, detail::DnnlGemmType::bf16).find("bf16") !=
+        std::string::npos);
+  std::printf("bf16 gemm implementation: %s\n",
+              detail::dnnlGemmImplementation(256, 2048, 128, detail::DnnlGemmType::bf16).c_str());
+}
+#endif

@@ -10,7 +10,8 @@
 // conditioning Linear beside them), the backward path twice that, while LayerNorm, softmax and the
 // residual connections (all float32) do not amplify relative errors much at init. Measured values
 // are printed (on the AVX512_BF16 dev machine: 4e-4 for y, 2e-4 for dx, up to 6e-3 for the
-// smallest gradients such as norm2.bias, i.e. 5x or more below the bound). Skipped (with a message) without oneDNN or native bf16.
+// smallest gradients such as norm2.bias, i.e. 5x or more below the bound). Skipped (with a
+// message) without oneDNN or native bf16.
 #include <doctest/doctest.h>
 
 #include <cstdio>

@@ -123,6 +123,9 @@ struct DnnlGemmEntry {
   std::string implementation;
 };
 
+/// Most primitives a thread keeps (a training run uses a few dozen shapes).
+constexpr size_t kMaxDnnlGemmEntries = 256;
+
 /// Per-thread primitives, packing and scratchpad buffers, and stream.
 struct DnnlGemmThreadState {
   std::vector<DnnlGemmEntry> entries;
@@ -184,6 +187,10 @@ inline DnnlGemmEntry& dnnlGemmEntry(const DnnlGemmKey& key) {
   e.scratchpadBytes = pd.scratchpad_desc().get_size();
   if (e.scratchpadBytes > 0) e.scratchpad = dnnl::memory(pd.scratchpad_desc(), engine, nullptr);
   e.implementation = pd.impl_info_str();
+  // a program that sees ever new shapes (e.g. inference on arbitrary batch sizes) must not
+  // grow this list without end: start over past kMaxDnnlGemmEntries (oneDNN keeps its own
+  // cache of compiled kernels, so re-creating a primitive is cheap)
+  if (st.entries.size() >= kMaxDnnlGemmEntries) st.entries.clear();
   st.entries.push_back(std::move(e));
   return st.entries.back();
 }

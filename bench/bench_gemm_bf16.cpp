@@ -19,7 +19,9 @@
 //   cmake --build build --target bench_gemm_bf16
 //   OMP_NUM_THREADS=1 build/bench/bench_gemm_bf16 --benchmark_min_time=0.2
 //
-// Without SYMFLOW_USE_DNNL only the Eigen rows exist.
+// Without SYMFLOW_USE_DNNL only the Eigen rows exist. When LIBXSMM is installed (libxsmm-dev),
+// xsmm_f32 / xsmm_bf16 rows time its JIT kernels on the fwd, dx, few and sq shapes (not dW:
+// its transposed right operand would need another packing); see xsmmProduct.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -30,12 +32,16 @@
 #include "symflow/core/rng.hpp"
 #include "symflow/testing/gradcheck.hpp"
 
+#ifdef SYMFLOW_BENCH_XSMM
+#include <libxsmm.h>
+#endif
+
 namespace {
 
 using namespace symflow;
 using S = float;
 
-enum class Engine { eigen, dnnlF32, dnnlBf16 };
+enum class Engine { eigen, dnnlF32, dnnlBf16, xsmmF32, xsmmBf16 };
 enum class Op { fwd, dx, dW, sq };
 
 const char* engineName(Engine e) {
@@ -43,9 +49,53 @@ const char* engineName(Engine e) {
     case Engine::eigen: return "eigen_f32";
     case Engine::dnnlF32: return "dnnl_f32";
     case Engine::dnnlBf16: return "dnnl_bf16";
+    case Engine::xsmmF32: return "xsmm_f32";
+    case Engine::xsmmBf16: return "xsmm_bf16";
   }
   return "?";
 }
+
+#ifdef SYMFLOW_BENCH_XSMM
+/// LIBXSMM (1.17, JIT small-matrix kernels): dst = lhs rhs in tiles of 64 columns, full m and k
+/// per kernel. lhs is first copied column-major (f32) or rounded and packed in LIBXSMM's VNNI
+/// layout (bf16: pairs along k, the layout its bf16 kernels need); each tile of rhs is rounded
+/// to bf16 with the library's vectorized loop. Overwrites dst (no accumulate).
+template <class Dst, class Lhs, class Rhs>
+void xsmmProduct(bool bf16, Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
+  const libxsmm_blasint m = dst.rows(), k = lhs.cols(), n = dst.cols(), ldc = dst.outerStride();
+  const float alpha = 1, beta = 0;
+  static thread_local std::vector<float> a32;
+  static thread_local std::vector<libxsmm_bfloat16> a16, b16;
+  constexpr Index kTile = 64;
+  if (!bf16) {
+    a32.resize(size_t(m * k));
+    Eigen::Map<Mat<S>>(a32.data(), m, k) = lhs;
+    const libxsmm_blasint lda = m, ldb = rhs.outerStride();
+    const int flags = LIBXSMM_GEMM_FLAG_NONE;
+    for (Index j = 0; j < n; j += kTile) {
+      const libxsmm_blasint w = std::min(kTile, n - j);
+      const auto f = libxsmm_smmdispatch(m, w, k, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
+      if (!f) throw Error("libxsmm: no f32 kernel");
+      f(a32.data(), rhs.data() + j * ldb, dst.data() + j * ldc);
+    }
+    return;
+  }
+  a16.resize(size_t(m * k + m));
+  for (Index p = 0; p < k; ++p)
+    for (Index i = 0; i < m; ++i) a16[size_t((p / 2) * m * 2 + i * 2 + (p % 2))] = detail::floatToBf16(lhs(i, p));
+  b16.resize(size_t(k * kTile));
+  const libxsmm_blasint lda = m, ldb = k;
+  const int flags = LIBXSMM_GEMM_FLAG_VNNI_A;
+  for (Index j = 0; j < n; j += kTile) {
+    const libxsmm_blasint w = std::min(kTile, n - j);
+    for (Index c = 0; c < w; ++c)
+      detail::roundToBf16(rhs.data() + (j + c) * rhs.outerStride(), reinterpret_cast<std::uint16_t*>(b16.data()) + c * k, k);
+    const auto f = libxsmm_bsmmdispatch(m, w, k, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
+    if (!f) throw Error("libxsmm: no bf16 kernel");
+    f(a16.data(), b16.data(), dst.data() + j * ldc);
+  }
+}
+#endif
 
 /// One product dst (+)= lhs rhs in the chosen engine. lhs / rhs are Eigen views as gemm() takes
 /// them; for oneDNN float32 the strides are handed over directly.
@@ -62,6 +112,12 @@ void product(Engine e, Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulat
     detail::dnnlGemm(dst.data(), dst.outerStride(), dst.rows(), dst.cols(), lhs.cols(), lhs.data(),
                      lRow ? lo : 1, lRow ? 1 : lo, rhs.data(), rRow ? ro : 1, rRow ? 1 : ro, accumulate,
                      detail::DnnlGemmType::f32);
+    return;
+  }
+#endif
+#ifdef SYMFLOW_BENCH_XSMM
+  if (e == Engine::xsmmF32 || e == Engine::xsmmBf16) {
+    xsmmProduct(e == Engine::xsmmBf16, dst, lhs, rhs);
     return;
   }
 #endif
@@ -96,7 +152,7 @@ void run(benchmark::State& st, Op op, Engine engine, Index m, Index k, Index N) 
     };
     once();
 #ifdef SYMFLOW_USE_DNNL
-    if (engine != Engine::eigen) {
+    if (engine == Engine::dnnlF32 || engine == Engine::dnnlBf16) {
       const Index n = op == Op::dW ? m : std::min(N, kGemmChunkColumns);
       const Index mm = op == Op::fwd ? m : k, kk = op == Op::fwd ? k : (op == Op::dx ? m : std::min(N, kGemmChunkColumns));
       st.SetLabel(detail::dnnlGemmImplementation(mm, n, kk, engine == Engine::dnnlBf16 ? detail::DnnlGemmType::bf16
@@ -112,7 +168,7 @@ void run(benchmark::State& st, Op op, Engine engine, Index m, Index k, Index N) 
     macs = double(m) * double(k) * double(N);
   }
 #ifdef SYMFLOW_USE_DNNL
-  if (op == Op::sq && engine != Engine::eigen)
+  if (op == Op::sq && (engine == Engine::dnnlF32 || engine == Engine::dnnlBf16))
     st.SetLabel(detail::dnnlGemmImplementation(
         1024, 1024, 1024, engine == Engine::dnnlBf16 ? detail::DnnlGemmType::bf16 : detail::DnnlGemmType::f32));
 #endif
@@ -149,21 +205,27 @@ struct Registrar {
     const std::pair<Index, Index> shapes[] = {{128, 128}, {256, 128}, {128, 256}, {384, 128}};
     const Index tokens[] = {256 * 4, 1024 * 4, 1024 * 16};
     const std::pair<Op, const char*> ops[] = {{Op::fwd, "fwd"}, {Op::dx, "dx"}, {Op::dW, "dW"}};
+    std::vector<Engine> withXsmm = engines;
+#if defined(SYMFLOW_BENCH_XSMM) && defined(SYMFLOW_USE_DNNL)
+    libxsmm_init();
+    withXsmm.push_back(Engine::xsmmF32);
+    withXsmm.push_back(Engine::xsmmBf16);
+#endif
     for (auto [op, opName] : ops)
       for (auto [m, k] : shapes)
         for (Index N : tokens)
-          for (Engine e : engines) {
+          for (Engine e : op == Op::dW ? engines : withXsmm) {
             const std::string name = std::string(opName) + "/m" + std::to_string(m) + "_k" + std::to_string(k) +
                                      "/N" + std::to_string(N) + "/" + engineName(e);
             benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, op, e, m, k, N); })
                 ->Unit(benchmark::kMicrosecond);
           }
     for (Index n : {8, 16, 32, 64, 128, 512})
-      for (Engine e : engines)
+      for (Engine e : withXsmm)
         benchmark::RegisterBenchmark(("few/m128_k128/n" + std::to_string(n) + "/" + engineName(e)).c_str(),
                                      [=](benchmark::State& st) { run(st, Op::fwd, e, 128, 128, n); })
             ->Unit(benchmark::kMicrosecond);
-    for (Engine e : engines)
+    for (Engine e : withXsmm)
       benchmark::RegisterBenchmark((std::string("sq/1024^3/") + engineName(e)).c_str(),
                                    [=](benchmark::State& st) { run(st, Op::sq, e, 1024, 1024, 1024); })
           ->Unit(benchmark::kMillisecond);

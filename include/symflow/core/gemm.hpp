@@ -13,8 +13,10 @@
 // with SYMFLOW_USE_DNNL), float products with at least kBf16GemmMinWork multiply-adds and more
 // than kGemmLazyMaxColumns columns round both inputs to bfloat16 and multiply them with oneDNN,
 // accumulating in float32 (core/gemm_bf16.hpp); the OverTokens functions below get this through
-// gemm(). Relative error of each product term: at most about 2 * 2^-9 (two rounded inputs), so
-// |bf16 - fp32| <= ~2^-8 sum_p |lhs(i, p) rhs(p, j)| per entry. use = GemmUse::fp32 keeps one
+// gemm(). bfloat16 has 8 significant bits, unit roundoff u = 2^-8; a product term of two rounded
+// inputs is off by at most 2u + u^2 relative, so per entry |bf16 - exact| <= (2u + u^2 + float32
+// accumulation) sum_p |lhs(i, p) rhs(p, j)|, about 2^-7 of that sum (tests/test_core_precision.cpp
+// states the bound exactly and checks it). use = GemmUse::fp32 keeps one
 // product in float32 whatever the setting (the OT cost matrix, whose ||x||^2 + ||y||^2 - 2 x.y
 // cancels). double products never change. The default setting is fp32: Eigen, as before.
 //

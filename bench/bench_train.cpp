@@ -10,6 +10,7 @@
 //   BM_SampleRk4Cfg/k         RK4, 50 steps, guidance 2, batch 1024 (items: sounds)
 //   BM_InvertOne              one sound alone: batch 1, RK4 100 steps, guidance 2, k = 4
 //   BM_GemmCeiling            Eigen float GEMM 1024^3: the machine's achievable GEMM rate
+//   BM_Bf16*                  (builds with SYMFLOW_USE_DNNL) the same with the bf16 GEMM path
 //
 //   OMP_NUM_THREADS=2 build/bench/bench_train --benchmark_filter=TrainStep
 //   scripts/perf_side_by_side.sh  (this program and the peer in the same run, ratio table)
@@ -34,6 +35,7 @@
 #include <execinfo.h>
 #include <unistd.h>
 
+#include "symflow/core/precision.hpp"
 #include "symflow/models/kosc_model.hpp"
 #include "symflow/optim/adam.hpp"
 #include "symflow/optim/clip.hpp"
@@ -277,5 +279,56 @@ void BM_GemmCeiling(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_GemmCeiling)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+#ifdef SYMFLOW_USE_DNNL
+// The same benchmarks with the bf16 GEMM path (core/precision.hpp: bfloat16 GEMM inputs, float32
+// accumulation, master weights and everything else float32). Named BM_Bf16* so that the
+// float32 filters of scripts/perf_side_by_side.sh do not pick them up. On a CPU without native
+// bf16 oneDNN emulates it (slow) or refuses; the label says which kernel ran.
+void labelBf16(benchmark::State& state) {
+  state.SetLabel(cpuHasNativeBf16() ? "bf16 native" : "bf16 NOT native on this CPU");
+}
+void BM_Bf16TrainStep(benchmark::State& state) {
+  ScopedGemmPrecision p(Precision::bf16);
+  labelBf16(state);
+  trainStep(state, true);
+}
+void BM_Bf16VectorFieldFwdBwd(benchmark::State& state) {
+  ScopedGemmPrecision p(Precision::bf16);
+  labelBf16(state);
+  BM_VectorFieldFwdBwd(state);
+}
+void BM_Bf16SampleRk4Cfg(benchmark::State& state) {
+  ScopedGemmPrecision p(Precision::bf16);
+  labelBf16(state);
+  BM_SampleRk4Cfg(state);
+}
+void BM_Bf16InvertOne(benchmark::State& state) {
+  ScopedGemmPrecision p(Precision::bf16);
+  labelBf16(state);
+  BM_InvertOne(state);
+}
+/// The bf16 ceiling: gemm() on 1024^3 with the bf16 path (rounding of both inputs included).
+void BM_Bf16GemmCeiling(benchmark::State& state) {
+  ScopedGemmPrecision p(Precision::bf16);
+  labelBf16(state);
+  const Index n = state.range(0);
+  Mat<float> a = Mat<float>::Random(n, n), b = Mat<float>::Random(n, n), c(n, n);
+  for (auto _ : state) {
+    gemm(c, a, b);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * double(n) * double(n) * double(n) * double(state.iterations()) * 1e-9,
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Bf16TrainStep)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->ArgName("k")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Bf16VectorFieldFwdBwd)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->ArgName("k")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Bf16SampleRk4Cfg)
+    ->Args({4, 5})->Args({32, 5})->Args({4, 2})->Args({32, 2})
+    ->ArgNames({"k", "steps"})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Bf16InvertOne)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Bf16GemmCeiling)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+#endif
 
 }  // namespace

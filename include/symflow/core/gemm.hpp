@@ -5,8 +5,20 @@
 //   productOverTokens(y, A, x)         y = A x
 //   addGradientOverTokens(gT, gb, x, dy, scratch)
 //                                      gT += x dy^T,  gb += rowsum(dy)     dy: m x N, gT: k x m
-//   gemm(dst, lhs, rhs, accumulate)    dst = lhs rhs (dst += lhs rhs when accumulate): one serial
+//   gemm(dst, lhs, rhs, accumulate, use)
+//                                      dst = lhs rhs (dst += lhs rhs when accumulate): one serial
 //                                      product, without heap allocation in steady state
+//
+// Precision (core/precision.hpp): when the process-wide setting is bf16 (only possible in builds
+// with SYMFLOW_USE_DNNL), float products with at least kBf16GemmMinWork multiply-adds and more
+// than kGemmLazyMaxColumns columns round both inputs to bfloat16 and multiply them with oneDNN,
+// accumulating in float32 (core/gemm_bf16.hpp); the OverTokens functions below get this through
+// gemm(). bfloat16 has 8 significant bits, unit roundoff u = 2^-8; a product term of two rounded
+// inputs is off by at most 2u + u^2 relative, so per entry |bf16 - exact| <= (2u + u^2 + float32
+// accumulation) sum_p |lhs(i, p) rhs(p, j)|, about 2^-7 of that sum (tests/test_core_precision.cpp
+// states the bound exactly and checks it). use = GemmUse::fp32 keeps one
+// product in float32 whatever the setting (the OT cost matrix, whose ||x||^2 + ||y||^2 - 2 x.y
+// cancels). double products never change. The default setting is fp32: Eigen, as before.
 //
 // gemm(): Eigen's blocked GEMM (the same kernels as dst.noalias() = lhs * rhs) driven with
 // packing buffers that belong to the calling thread and only grow, instead of buffers that
@@ -40,7 +52,9 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "symflow/core/gemm_bf16.hpp"
 #include "symflow/core/parallel.hpp"
+#include "symflow/core/precision.hpp"
 #include "symflow/core/types.hpp"
 
 #ifdef _OPENMP
@@ -97,9 +111,16 @@ class ThreadGemmBlocking : public Eigen::internal::level3_blocking<S, S> {
 /// machine: 2x faster than the packed GEMM for d x 128 weights at 2 columns, slower from 8).
 constexpr Index kGemmLazyMaxColumns = 4;
 
+/// Fewest multiply-adds of a float product that takes the bf16 path when the precision is bf16.
+constexpr Index kBf16GemmMinWork = Index(1) << 16;
+
+/// Whether a product follows the process-wide precision setting or always runs in float32.
+enum class GemmUse { followSetting, fp32 };
+
 /// dst = lhs rhs, or dst += lhs rhs when accumulate (see the header comment).
 template <class Dst, class Lhs, class Rhs>
-void gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate = false) {
+void gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate = false,
+          GemmUse use = GemmUse::followSetting) {
   using S = typename std::decay_t<Dst>::Scalar;
   using LhsTraits = Eigen::internal::blas_traits<Lhs>;
   using RhsTraits = Eigen::internal::blas_traits<Rhs>;
@@ -122,10 +143,21 @@ void gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate = false) {
   }
   const auto& l = LhsTraits::extract(lhs);
   const auto& r = RhsTraits::extract(rhs);
-  if (!accumulate) dst.setZero();
-  detail::ThreadGemmBlocking<S> blocking(m, n, k);
   constexpr int lhsOrder = (LhsPlain::Flags & Eigen::RowMajorBit) ? Eigen::RowMajor : Eigen::ColMajor;
   constexpr int rhsOrder = (RhsPlain::Flags & Eigen::RowMajorBit) ? Eigen::RowMajor : Eigen::ColMajor;
+#ifdef SYMFLOW_USE_DNNL
+  if constexpr (std::is_same_v<S, float>) {
+    if (use == GemmUse::followSetting && m * n * k >= kBf16GemmMinWork && gemmPrecision() == Precision::bf16) {
+      const Index lo = l.outerStride(), ro = r.outerStride();
+      detail::dnnlGemm(dst.data(), dst.outerStride(), m, n, k, l.data(), lhsOrder == Eigen::RowMajor ? lo : 1,
+                       lhsOrder == Eigen::RowMajor ? 1 : lo, r.data(), rhsOrder == Eigen::RowMajor ? ro : 1,
+                       rhsOrder == Eigen::RowMajor ? 1 : ro, accumulate, detail::DnnlGemmType::bf16);
+      return;
+    }
+  }
+#endif
+  if (!accumulate) dst.setZero();
+  detail::ThreadGemmBlocking<S> blocking(m, n, k);
   Eigen::internal::general_matrix_matrix_product<Index, S, lhsOrder, false, S, rhsOrder, false, Eigen::ColMajor,
                                                  1>::run(m, n, k, l.data(), l.outerStride(), r.data(),
                                                          r.outerStride(), dst.data(), 1, dst.outerStride(),

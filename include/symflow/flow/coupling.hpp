@@ -35,7 +35,8 @@ class OtCoupling {
     n0_ = x0.colwise().squaredNorm().transpose();
     n1_ = x1.colwise().squaredNorm();
     cost_.resize(b, b);
-    gemm(cost_, x0.transpose(), x1);  // serial, no allocation (core/gemm.hpp)
+    // serial, no allocation, always float32: ||x||^2 + ||y||^2 - 2 x.y cancels (core/gemm.hpp)
+    gemm(cost_, x0.transpose(), x1, false, GemmUse::fp32);
     for (Index j = 0; j < b; ++j)
       cost_.col(j) = ((S(-2) * cost_.col(j)).array() + n0_.array() + n1_[j]).cwiseMax(S(0)).matrix();
     if (costKind_ == OtCost::Euclidean) cost_ = cost_.cwiseSqrt();

@@ -253,16 +253,10 @@ TEST_CASE("DiTBlock matches the peer's PyTorch DiTBlock (known values)") {
     CHECK(y.data()[i] == doctest::Approx(expected[size_t(i)]).epsilon(1e-12));
 }
 
-TEST_CASE("DiTBlock gradients: dx, dc and every parameter (central differences, double)") {
-  const Index d = 8, heads = 2, dff = 12, dc = 5, n = 4, B = 3;
-  Rng rng(7);
-  nn::DiTBlock<double> blk(d, heads, dff, dc);
-  ParamStore<double> store(blk);
-  blk.init(rng);
-  randomizeParams(store, rng, 0.4);  // LayerNorm weights and biases away from 1 and 0
-  Mat<double> x = testing::randomMatrix<double>(d, n * B, rng);
-  Mat<double> c = testing::randomMatrix<double>(dc, B, rng);
-  const Mat<double> R = testing::randomMatrix<double>(d, n * B, rng);
+/// Central-difference check of a DiTBlock's dx, dc and every parameter gradient for the loss
+/// sum(y .* R); returns the parameter gradient of the backward pass.
+Vec<double> checkDiTBlockGradients(nn::DiTBlock<double>& blk, ParamStore<double>& store, Mat<double>& x,
+                                   Mat<double>& c, Index n, const Mat<double>& R, Rng& rng, const std::string& label) {
   auto loss = [&] {
     Mat<double> yy;
     nn::DiTBlock<double>::Cache kk;
@@ -280,10 +274,24 @@ TEST_CASE("DiTBlock gradients: dx, dc and every parameter (central differences, 
         testing::checkGradient(loss, c.data(), c.size(), dcond.data(), rng, allEntries(), "dc"),
         testing::checkGradient(loss, store.weights().data(), store.size(), g.data(), rng,
                                allEntries(), "params")}) {
-    INFO(r.summary());
+    INFO(label << ": " << r.summary());
     CHECK(r.ok);
     CHECK(r.checked > 0);
   }
+  return g;
+}
+
+TEST_CASE("DiTBlock gradients: dx, dc and every parameter (central differences, double)") {
+  const Index d = 8, heads = 2, dff = 12, dc = 5, n = 4, B = 3;
+  Rng rng(7);
+  nn::DiTBlock<double> blk(d, heads, dff, dc);
+  ParamStore<double> store(blk);
+  blk.init(rng);
+  randomizeParams(store, rng, 0.4);  // LayerNorm weights and biases away from 1 and 0
+  Mat<double> x = testing::randomMatrix<double>(d, n * B, rng);
+  Mat<double> c = testing::randomMatrix<double>(dc, B, rng);
+  const Mat<double> R = testing::randomMatrix<double>(d, n * B, rng);
+  checkDiTBlockGradients(blk, store, x, c, n, R, rng, "s = 1");
 }
 
 TEST_CASE("DiTBlock attention scale: s = 0 computes each token alone, 0 < s < 1 scales MHA; gradients") {
@@ -315,26 +323,7 @@ TEST_CASE("DiTBlock attention scale: s = 0 computes each token alone, 0 < s < 1 
   // gradients at s = 0.5 and s = 0 (where the attention weights get none)
   for (double s : {0.5, 0.0}) {
     blk.setAttentionScale(s);
-    auto loss = [&] {
-      Mat<double> yy;
-      nn::DiTBlock<double>::Cache kk;
-      blk.forward(x, c, n, yy, kk);
-      return (yy.array() * R.array()).sum();
-    };
-    Mat<double> y, dx, dcond;
-    blk.forward(x, c, n, y, k);
-    store.zeroGrad();
-    blk.backward(k, R, dx, dcond);
-    const Vec<double> g = store.grads();
-    for (auto r :
-         {testing::checkGradient(loss, x.data(), x.size(), dx.data(), rng, allEntries(), "dx"),
-          testing::checkGradient(loss, c.data(), c.size(), dcond.data(), rng, allEntries(), "dc"),
-          testing::checkGradient(loss, store.weights().data(), store.size(), g.data(), rng,
-                                 allEntries(), "params")}) {
-      INFO("s = " << s << ": " << r.summary());
-      CHECK(r.ok);
-      CHECK(r.checked > 0);
-    }
+    checkDiTBlockGradients(blk, store, x, c, n, R, rng, "s = " + std::to_string(s));
     if (s == 0.0) {  // no gradient reaches the attention weights
       double attnGrad = 0;
       for (const auto& t : listTensors<double>(blk, "blk"))

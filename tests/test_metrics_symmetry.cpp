@@ -116,3 +116,22 @@ TEST_CASE("velocityCoupling: mean |Jacobian| of a vector field; kOscCouplingPair
   CHECK(metrics::kOscCouplingPairs(Mat<double>::Constant(P, P, 0.3), k).ratio == doctest::Approx(1.0));
   CHECK_THROWS_AS(metrics::kOscCouplingPairs(C, 3), Error);
 }
+
+TEST_CASE("kOscRegroupedAssignment: token t reads f_t and the amplitude and shape the coupling matches to it") {
+  const Index k = 2, P = 3 * k;
+  Mat<double> C = Mat<double>::Constant(P, P, 0.1);
+  for (Index i = 0; i < k; ++i)  // f_i couples to a_(1-i) and w_i
+    C(i, k + (1 - i)) = C(i, 2 * k + i) = 1.0;
+  Mat<float> A = Mat<float>::Constant(3, P, 0.2f);  // 3 tokens: the third reads nothing after
+  A(0, 0) = -0.8f;
+  const Mat<float> B = metrics::kOscRegroupedAssignment(A, C, k);
+  const float w = float(double(A.cwiseAbs().sum()) / double(P));
+  Mat<float> want = Mat<float>::Zero(3, P);
+  want(0, 0) = want(0, k + 1) = want(0, 2 * k + 0) = w;
+  want(1, 1) = want(1, k + 0) = want(1, 2 * k + 1) = w;
+  CHECK((B - want).cwiseAbs().maxCoeff() == 0.0f);
+  const auto m = metrics::kOscCouplingMatch(C, k);
+  CHECK(m.amplitude == std::vector<Index>{1, 0});
+  CHECK(m.shape == std::vector<Index>{0, 1});
+  CHECK_THROWS_AS(metrics::kOscRegroupedAssignment(Mat<float>::Zero(1, P), C, k), Error);  // fewer tokens than k
+}

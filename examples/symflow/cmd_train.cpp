@@ -212,6 +212,10 @@ symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on 
   app.add_option("--p2t-hold", a->opt.assignHold,
                  "Param2Tok: the assignment stays frozen at its init in the first STEPS steps (0: off)")
       ->capture_default_str();
+  app.add_option("--p2t-regroup", a->opt.regroupAt,
+                 "k-osc cnf-param2tok: before step STEPS, re-form the assignment from the coupling the flow has "
+                 "learned (token t reads f_t and the amplitude and shape most coupled to it; 0: off)")
+      ->capture_default_str();
   app.add_option("--attn-off", a->opt.attnOff,
                  "DiT models: tokens do not attend to each other in the first STEPS steps (each token is "
                  "computed alone, which rewards putting dependent parameters on one token)")

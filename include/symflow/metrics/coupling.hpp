@@ -12,6 +12,8 @@
 //   for), whatever tokens its tokenizer made. Measured on k = 4 models, C shows the oscillator
 //   grouping long before (and even when never) Param2Tok's assignment does (docs/results.md).
 //
+// kOscCouplingMatch(C, k): the pairing itself; kOscRegroupedAssignment(A, C, k): A re-formed
+//   from it (token t reads f_t and its matched amplitude and shape; `symflow train --p2t-regroup`).
 // kOscCouplingPairs(C, k): the symmetrized coupling S = C + C^T between parameter types:
 //   each frequency f_i is matched to one amplitude and one shape by maximum total coupling
 //   (linear assignment on -S); `amplitude`/`shape` count the matches to oscillator i's own,
@@ -56,6 +58,43 @@ Mat<double> velocityCoupling(VelocityFn&& v, const Mat<float>& x1, const std::ve
   return C;
 }
 
+/// The k-osc pairing the coupling implies: amplitude[i] / shape[i] = the oscillator whose
+/// amplitude / shape is matched to frequency f_i (linear assignment on -S, S = C + C^T).
+struct KOscCouplingMatch {
+  std::vector<Index> amplitude, shape;
+};
+
+inline KOscCouplingMatch kOscCouplingMatch(const Mat<double>& C, Index k) {
+  require(k > 0 && C.rows() == 3 * k && C.cols() == 3 * k,
+          "coupling pairs: the coupling matrix is not 3k x 3k for k = " + std::to_string(k));
+  const Mat<double> S = C + C.transpose();
+  KOscCouplingMatch m;
+  for (int type : {1, 2}) {
+    Mat<double> cost(k, k);
+    for (Index i = 0; i < k; ++i)
+      for (Index j = 0; j < k; ++j) cost(i, j) = -S(i, type * k + j);
+    (type == 1 ? m.amplitude : m.shape) = linearSumAssignment(cost).colOfRow;
+  }
+  return m;
+}
+
+/// A (n x 3k, n >= k) regrouped from the coupling (scripts/p2t_regroup.py, `--p2t-regroup`):
+/// token t < k reads f_t, the amplitude and the shape matched to f_t, each with weight
+/// sum|A| / P (the old mass spread over the read entries); every other entry is 0.
+inline Mat<float> kOscRegroupedAssignment(const Mat<float>& A, const Mat<double>& C, Index k) {
+  require(A.cols() == 3 * k && A.rows() >= k, "regroup: the assignment is " + std::to_string(A.rows()) + " x " +
+                                                  std::to_string(A.cols()) + ", need 3k columns and >= k rows");
+  const auto m = kOscCouplingMatch(C, k);
+  const float w = float(double(A.cwiseAbs().sum()) / double(A.cols()));
+  Mat<float> B = Mat<float>::Zero(A.rows(), A.cols());
+  for (Index t = 0; t < k; ++t) {
+    B(t, t) = w;
+    B(t, k + m.amplitude[size_t(t)]) = w;
+    B(t, 2 * k + m.shape[size_t(t)]) = w;
+  }
+  return B;
+}
+
 struct KOscCouplingPairs {
   Index amplitude = 0, shape = 0, oscillators = 0;  // of k
   double ratio = 0;
@@ -75,15 +114,9 @@ inline KOscCouplingPairs kOscCouplingPairs(const Mat<double>& C, Index k) {
       else { other += S(p, q); ++nOther; }
     }
   r.ratio = nOther > 0 && other > 0 ? (same / double(nSame)) / (other / double(nOther)) : 0.0;
-  std::vector<Index> match[3];
-  for (int type : {1, 2}) {
-    Mat<double> cost(k, k);
-    for (Index i = 0; i < k; ++i)
-      for (Index j = 0; j < k; ++j) cost(i, j) = -S(i, type * k + j);
-    match[type] = linearSumAssignment(cost).colOfRow;
-  }
+  const auto match = kOscCouplingMatch(C, k);
   for (Index i = 0; i < k; ++i) {
-    const bool a = match[1][size_t(i)] == i, w = match[2][size_t(i)] == i;
+    const bool a = match.amplitude[size_t(i)] == i, w = match.shape[size_t(i)] == i;
     r.amplitude += a;
     r.shape += w;
     r.oscillators += a && w;

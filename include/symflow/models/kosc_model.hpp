@@ -264,6 +264,11 @@ class KOscModel {
   /// cnf-param2tok: a copy of the learned assignment A, n x P (row t: the weights with which
   /// token t reads each flat parameter; the tensor "assign"). Every other model: std::nullopt.
   virtual std::optional<Mat<float>> param2TokAssignment() const { return std::nullopt; }
+  /// cnf-param2tok: replaces A (n x P, the shape param2TokAssignment returns); others: refused.
+  virtual void setParam2TokAssignment(const Mat<float>& A) {
+    (void)A;
+    throw Error(models::toString(config().kind) + " has no learned assignment to set");
+  }
   /// cnf-param2tok: the L1 penalty's weight becomes scale x the config's penaltyWeight (a
   /// penalty warm-up, TrainOptions::penaltyWarmup); other models: nothing.
   virtual void setPenaltyScale(double scale) { (void)scale; }
@@ -365,6 +370,15 @@ class KOscFlow final : public KOscNet<FlowModel<float, Enc, VF>> {
       return Mat<float>(this->net_.vectorField().tokenizer().assignT().transpose());
     else
       return std::nullopt;
+  }
+  void setParam2TokAssignment(const Mat<float>& A) override {
+    if constexpr (std::is_same_v<VF, DitVectorField<float, nn::Param2Tok<float>>>) {
+      auto At = this->net_.vectorField().tokenizer().assignT();  // P x n
+      require(A.rows() == At.cols() && A.cols() == At.rows(), "setParam2TokAssignment: shape mismatch");
+      At = A.transpose();
+    } else {
+      KOscModel::setParam2TokAssignment(A);
+    }
   }
   void setPenaltyScale(double scale) override {
     if constexpr (std::is_same_v<VF, DitVectorField<float, nn::Param2Tok<float>>>)

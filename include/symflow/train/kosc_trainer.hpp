@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "symflow/audio/fft.hpp"
+#include "symflow/metrics/coupling.hpp"
 #include "symflow/metrics/token_groups.hpp"
 #include "symflow/models/kosc_model.hpp"
 #include "symflow/synth/kosc.hpp"
@@ -52,6 +53,32 @@ struct KOscTask {
     Mat<float> features;
     models::kOscFeatures<float>(stream.trainSounds(0, kStatsSounds).signals, fft, features);
     m.fitInputStatistics(features);
+  }
+  static constexpr bool kCanRegroup = true;
+  static constexpr std::uint64_t kRegroupDomain = 0x72656772ull;  // "regr"
+  static constexpr Index kRegroupSounds = 256;
+  /// --p2t-regroup (cnf-param2tok): A re-formed from the coupling the flow has learned
+  /// (metrics::velocityCoupling on kRegroupSounds training-distribution sounds of their own
+  /// stream, t = 0.3, 0.5, 0.7; metrics::kOscRegroupedAssignment). Deterministic in (seed,
+  /// weights), so every rank of a data-parallel run sets the same A.
+  static void regroup(Model& m, const TrainOptions& o, bool quiet) {
+    const auto A = m.param2TokAssignment();
+    require(A.has_value(), "--p2t-regroup: only cnf-param2tok has an assignment to regroup");
+    const Config& c = m.config();
+    synth::KOscStream<float> stream(c.k, c.variant, Rng(o.seed).fork(kRegroupDomain).next());
+    const auto sounds = stream.trainSounds(0, kRegroupSounds);
+    audio::RealFft<float> fft(synth::KOscConstants::numSamples);
+    Mat<float> features;
+    models::kOscFeatures<float>(sounds.signals, fft, features);
+    const auto field = m.velocityField(features);
+    Rng rng = Rng(o.seed).fork(kRegroupDomain).fork(1);
+    const Mat<double> C = metrics::velocityCoupling(field, sounds.params, {0.3f, 0.5f, 0.7f}, rng);
+    m.setParam2TokAssignment(metrics::kOscRegroupedAssignment(*A, C, c.k));
+    if (!quiet) {
+      const auto p = metrics::kOscCouplingPairs(C, c.k);
+      std::cerr << "train: regrouped the assignment from the flow's coupling (" << p.oscillators << " of " << c.k
+                << " oscillators paired as in the synth, ratio " << p.ratio << ")\n";
+    }
   }
   static std::string modelName(const Config& c) { return models::toString(c.kind); }
   /// cnf-param2tok: how well the assignment groups each oscillator's three parameters

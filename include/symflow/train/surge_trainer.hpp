@@ -41,6 +41,7 @@ struct SurgeTask {
 
   static std::unique_ptr<Model> make(const Config& c, Rng* rng) { return models::makeSurgeModel(c, rng); }
   static std::unique_ptr<Model> load(const std::string& path, io::Metadata* meta) { return loadSurgeModel(path, meta); }
+  static constexpr bool kCanRegroup = false;  // --p2t-regroup: k-osc only (no oscillator pairing here yet)
   static void prepare(Model& m, const TrainOptions& o, bool quiet) {
     if (!quiet) std::cerr << "train: measuring the input statistics on " << kStatsSounds << " training sounds\n";
     Rng r = Rng(o.seed).fork(kStatsDomain);

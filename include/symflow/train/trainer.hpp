@@ -120,6 +120,7 @@ struct TrainOptions {
   double assignLrMult = 1.0; // Param2Tok: the assignment A ("...assign") learns at this x lr
   long penaltyWarmup = 0;    // Param2Tok: L1 weight ramps linearly from 0 over these steps (0: off)
   long assignHold = 0;       // Param2Tok: A is frozen (lr factor 0) in the first assignHold steps
+  long regroupAt = 0;        // Param2Tok: before step regroupAt, A is re-formed from the flow's coupling (0: off)
   long attnOff = 0;          // DiT models: no attention between tokens in the first attnOff steps
   long attnRamp = 0;         // ... then its scale ramps linearly from 0 to 1 over attnRamp steps
   std::uint64_t seed = 0;
@@ -284,6 +285,7 @@ class Trainer {
     require(opt.assignLrMult >= 0 && std::isfinite(opt.assignLrMult), "train: --p2t-lr-mult must be finite and >= 0");
     require(opt.penaltyWarmup >= 0, "train: --p2t-penalty-warmup must be >= 0");
     require(opt.assignHold >= 0, "train: --p2t-hold must be >= 0");
+    require(opt.regroupAt >= 0, "train: --p2t-regroup must be >= 0");
     require(opt.attnOff >= 0 && opt.attnRamp >= 0, "train: --attn-off and --attn-ramp must be >= 0");
     opt_.warmup = std::min(opt.warmup, opt.steps);  // short runs: warm up over the whole run
     require(opt.floorRatio >= 0 && opt.floorRatio <= 1, "train: the lr floor ratio must be in [0, 1]");
@@ -316,6 +318,8 @@ class Trainer {
     }
     auto& store = model_->store();
     requireBatchFitsRanks(opt_.batch);
+    require(opt_.regroupAt == 0 || (Task::kCanRegroup && model_->param2TokAssignment().has_value()),
+            "train: --p2t-regroup needs a k-osc cnf-param2tok model");
     if (nranks > 1) broadcastState();
     optim::CosineSchedule sched(opt_.lr, opt_.warmup, opt_.steps, opt_.lr * opt_.floorRatio);
     std::optional<MetricLog> log;
@@ -355,6 +359,9 @@ class Trainer {
       data.batch(step, features, params);
       waitSeconds += std::chrono::duration<double>(Progress::Clock::now() - w0).count();
       Rng rng = Rng(opt_.seed).fork(kStepDomain).fork(std::uint64_t(step));
+      if (opt_.regroupAt > 0 && step == opt_.regroupAt) {
+        if constexpr (Task::kCanRegroup) Task::regroup(*model_, opt_, !talk);
+      }
       applyLrMultipliers(*model_, adam_, step);
       applyPenaltyScale(*model_, step);
       applyAttentionScale(*model_, step);
@@ -495,6 +502,7 @@ class Trainer {
     t.set("cfg_dropout", opt_.flow.cfgDropout).set("ot_coupling", opt_.flow.otCoupling);
     t.set("assign_lr_mult", opt_.assignLrMult).set("penalty_warmup", opt_.penaltyWarmup);
     t.set("attn_off", opt_.attnOff).set("attn_ramp", opt_.attnRamp).set("assign_hold", opt_.assignHold);
+    t.set("regroup_at", opt_.regroupAt);
     m["symflow_train_state"] = json::dump(t);
     m["train_seconds"] = std::to_string(seconds + previousSeconds_);
     return m;
@@ -596,12 +604,13 @@ class Trainer {
         number("cfg_dropout", opt_.flow.cfgDropout);
         opt_.assignLrMult = 1.0;  // older checkpoints: no groups, no warm-up
         opt_.penaltyWarmup = 0;
-        opt_.attnOff = opt_.attnRamp = opt_.assignHold = 0;
+        opt_.attnOff = opt_.attnRamp = opt_.assignHold = opt_.regroupAt = 0;
         number("assign_lr_mult", opt_.assignLrMult);
         if (const json::Value* v = t.find("penalty_warmup"); v && v->isInteger()) opt_.penaltyWarmup = long(v->asInt64());
         if (const json::Value* v = t.find("attn_off"); v && v->isInteger()) opt_.attnOff = long(v->asInt64());
         if (const json::Value* v = t.find("attn_ramp"); v && v->isInteger()) opt_.attnRamp = long(v->asInt64());
         if (const json::Value* v = t.find("assign_hold"); v && v->isInteger()) opt_.assignHold = long(v->asInt64());
+        if (const json::Value* v = t.find("regroup_at"); v && v->isInteger()) opt_.regroupAt = long(v->asInt64());
         if (const json::Value* v = t.find("warmup"); v && v->isInteger()) opt_.warmup = long(v->asInt64());
         if (const json::Value* v = t.find("ot_coupling"); v && v->isBool()) opt_.flow.otCoupling = v->asBool();
         cfg_ = m->config();

@@ -134,4 +134,18 @@ TEST_CASE("kOscRegroupedAssignment: token t reads f_t and the amplitude and shap
   CHECK(m.amplitude == std::vector<Index>{1, 0});
   CHECK(m.shape == std::vector<Index>{0, 1});
   CHECK_THROWS_AS(metrics::kOscRegroupedAssignment(Mat<float>::Zero(1, P), C, k), Error);  // fewer tokens than k
+
+  // the shapes are matched by frequency and amplitude together: f_i leans (weakly) to the other
+  // oscillator's shape, a_i strongly to its own; the frequency alone would swap the shapes
+  Mat<double> J = Mat<double>::Constant(P, P, 0.05);
+  for (Index i = 0; i < k; ++i) {
+    J(i, k + i) = 1.0;                        // f_i - a_i
+    J(i, 2 * k + i) = 0.2;                    // f_i - w_i
+    J(i, 2 * k + (1 - i)) = 0.3;              // f_i - w_(1-i)
+    J(k + i, 2 * k + i) = 1.0;                // a_i - w_i
+  }
+  const auto joint = metrics::kOscCouplingMatch(J, k);
+  CHECK(joint.amplitude == std::vector<Index>{0, 1});
+  CHECK(joint.shape == std::vector<Index>{0, 1});
+  CHECK(metrics::kOscCouplingPairs(J, k).oscillators == 2);
 }

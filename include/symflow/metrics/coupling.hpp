@@ -16,7 +16,8 @@
 //   from it (token t reads f_t and its matched amplitude and shape; `symflow train --p2t-regroup`).
 // kOscCouplingPairs(C, k): the symmetrized coupling S = C + C^T between parameter types:
 //   each frequency f_i is matched to one amplitude and one shape by maximum total coupling
-//   (linear assignment on -S); `amplitude`/`shape` count the matches to oscillator i's own,
+//   (kOscCouplingMatch: the amplitude by f_i, the shape by f_i and that amplitude together;
+//   before session 8 the shape by f_i alone); `amplitude`/`shape` count the matches to oscillator i's own,
 //   `oscillators` those where both are; `ratio` = mean S over pairs of different types of one
 //   oscillator / mean S over pairs of different types of different oscillators (1: no grouping
 //   in the coupling; k = 1: ratio 0, nothing to compare).
@@ -59,7 +60,11 @@ Mat<double> velocityCoupling(VelocityFn&& v, const Mat<float>& x1, const std::ve
 }
 
 /// The k-osc pairing the coupling implies: amplitude[i] / shape[i] = the oscillator whose
-/// amplitude / shape is matched to frequency f_i (linear assignment on -S, S = C + C^T).
+/// amplitude / shape is matched to frequency f_i. S = C + C^T. Amplitudes: linear assignment on
+/// -S(f_i, a_j). Shapes, jointly with that pair: linear assignment on -(S(f_i, s_l) +
+/// S(a_amplitude[i], s_l)); a shape couples to its oscillator's frequency and amplitude alike,
+/// and the frequency alone swaps shapes where that coupling is weak (the asymmetric variant at
+/// 3,000 steps, docs/results.md), the joint rule does not.
 struct KOscCouplingMatch {
   std::vector<Index> amplitude, shape;
 };
@@ -69,12 +74,13 @@ inline KOscCouplingMatch kOscCouplingMatch(const Mat<double>& C, Index k) {
           "coupling pairs: the coupling matrix is not 3k x 3k for k = " + std::to_string(k));
   const Mat<double> S = C + C.transpose();
   KOscCouplingMatch m;
-  for (int type : {1, 2}) {
-    Mat<double> cost(k, k);
-    for (Index i = 0; i < k; ++i)
-      for (Index j = 0; j < k; ++j) cost(i, j) = -S(i, type * k + j);
-    (type == 1 ? m.amplitude : m.shape) = linearSumAssignment(cost).colOfRow;
-  }
+  Mat<double> cost(k, k);
+  for (Index i = 0; i < k; ++i)
+    for (Index j = 0; j < k; ++j) cost(i, j) = -S(i, k + j);
+  m.amplitude = linearSumAssignment(cost).colOfRow;
+  for (Index i = 0; i < k; ++i)
+    for (Index l = 0; l < k; ++l) cost(i, l) = -(S(i, 2 * k + l) + S(k + m.amplitude[size_t(i)], 2 * k + l));
+  m.shape = linearSumAssignment(cost).colOfRow;
   return m;
 }
 

@@ -6,9 +6,10 @@ coupling"), until the trainer does this itself. Reads the checkpoint and the JSO
 `symflow inspect --model CKPT --coupling N --json FILE`; writes DIR/model.safetensors (plus the
 run's train.csv / train.jsonl) with A replaced:
 
-  token t (t < k) reads f_t, the amplitude a_pi(t) and the shape w_sigma(t), where pi and sigma
-  are the permutations that maximize the total symmetrized coupling S = C + C^T between each
-  frequency and the amplitude (shape) it is paired with; each read entry is sum|A| / P (the old
+  token t (t < k) reads f_t, the amplitude a_pi(t) and the shape w_sigma(t), where pi maximizes
+  the total symmetrized coupling S = C + C^T between each frequency and its amplitude, and sigma
+  that between each shape and its frequency plus its amplitude (metrics::kOscCouplingMatch, the
+  rule of `symflow train --p2t-regroup`, which now does this inside a run); each read entry is sum|A| / P (the old
   mass of A spread over the P read entries), every other entry 0. Tokens beyond k read nothing.
 
 Every other tensor, the Adam moments and the train state are kept, so `symflow train --resume
@@ -57,12 +58,13 @@ def main(argv):
         sys.exit(f"{coupling_json}: the coupling matrix is {C.shape}, expected {P} x {P}")
     S = C + C.T
 
-    def best(kind):  # kind 1: amplitudes, 2: shapes (parameter-major layout)
+    def best(score):  # the permutation p maximizing sum_i score(i, p[i])
         if truth:
             return tuple(range(k))
-        return max(itertools.permutations(range(k)), key=lambda p: sum(S[i, kind * k + p[i]] for i in range(k)))
+        return max(itertools.permutations(range(k)), key=lambda p: sum(score(i, p[i]) for i in range(k)))
 
-    pa, pw = best(1), best(2)
+    pa = best(lambda i, j: S[i, k + j])  # amplitudes by frequency
+    pw = best(lambda i, l: S[i, 2 * k + l] + S[k + pa[i], 2 * k + l])  # shapes by frequency and amplitude
     value = float(np.abs(A).sum()) / P
     B = np.zeros_like(A)
     for t in range(k):

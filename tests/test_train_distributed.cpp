@@ -357,6 +357,11 @@ TEST_CASE("DiT attention schedule (--attn-off, --attn-ramp): off freezes the att
   o.attnOff = o.attnRamp = 0;
   runRanks<train::KOscTrainer>(1, cfg, o);
   CHECK(relativeDifference(want, weightsOf(*train::loadKOscModel(train::checkpointPath(resumed)))) < kTolerance);
+  // a model without attention refuses the flags instead of ignoring them
+  auto mlp = options(freshDir("attn_refused"), 8, 3);
+  mlp.attnOff = 2;
+  CHECK_THROWS_WITH_AS(train::KOscTrainer(tinyKOsc(models::ModelKind::CnfMlp), mlp).run(),
+                       doctest::Contains("--attn-off"), Error);
   for (const auto& d : {off, straight, resumed}) std::filesystem::remove_all(d);
 }
 

@@ -273,8 +273,12 @@ class KOscModel {
   /// penalty warm-up, TrainOptions::penaltyWarmup); other models: nothing.
   virtual void setPenaltyScale(double scale) { (void)scale; }
   /// DiT vector fields (cnf-equivariant, cnf-param2tok): every block's attention branch is
-  /// scaled by `scale` (a training schedule, TrainOptions::attnOff); other models: nothing.
-  virtual void setAttentionScale(double scale) { (void)scale; }
+  /// scaled by `scale` (a training schedule, TrainOptions::attnOff); true. Other models:
+  /// nothing, false (the trainer refuses --attn-off / --attn-ramp for them).
+  virtual bool setAttentionScale(double scale) {
+    (void)scale;
+    return false;
+  }
   /// v(xt, t, out): the conditional vector field (no guidance) for the sounds of `features`.
   using VelocityFn = std::function<void(const Mat<float>& xt, float t, Mat<float>& v)>;
   /// Flow models: the vector field for these sounds (their embedding computed once; the
@@ -396,11 +400,14 @@ class KOscFlow final : public KOscNet<FlowModel<float, Enc, VF>> {
       this->net_.vectorField().forward(xt, *tv, *z, v, *cache);
     };
   }
-  void setAttentionScale(double scale) override {
-    if constexpr (isDit)
+  bool setAttentionScale(double scale) override {
+    if constexpr (isDit) {
       this->net_.vectorField().setAttentionScale(float(scale));
-    else
+      return true;
+    } else {
       (void)scale;
+      return false;
+    }
   }
   void predict(const Mat<float>& f, const SampleOptions& so, Rng& rng, Mat<float>& x) override {
     sampleFlow(this->net_, f, so, rng, x);

@@ -412,8 +412,11 @@ class SurgeModel {
   /// TrainOptions::penaltyWarmup); other models: nothing.
   virtual void setPenaltyScale(double scale) { (void)scale; }
   /// cnf-param2tok: every DiT block's attention branch is scaled by `scale` (a training
-  /// schedule, TrainOptions::attnOff); other models: nothing.
-  virtual void setAttentionScale(double scale) { (void)scale; }
+  /// schedule, TrainOptions::attnOff); true. Other models: nothing, false.
+  virtual bool setAttentionScale(double scale) {
+    (void)scale;
+    return false;
+  }
   template <class F> void visitParams(const std::string& prefix, F&& f) {
     for (auto t : tensors()) {
       t.name = joinName(prefix, t.name);
@@ -465,7 +468,10 @@ class SurgeParam2Tok final : public SurgeNet<QueryFlowModel<float, Ast, P2tField
   void setPenaltyScale(double scale) override {
     net_.vectorField().tokenizer().setPenaltyWeight(cfg_.penaltyWeight * scale);
   }
-  void setAttentionScale(double scale) override { net_.vectorField().setAttentionScale(float(scale)); }
+  bool setAttentionScale(double scale) override {
+    net_.vectorField().setAttentionScale(float(scale));
+    return true;
+  }
 
  private:
   QueryFlowModel<float, Ast, P2tField>::StepCache cache_;

@@ -320,6 +320,9 @@ class Trainer {
     requireBatchFitsRanks(opt_.batch);
     require(opt_.regroupAt == 0 || (Task::kCanRegroup && model_->param2TokAssignment().has_value()),
             "train: --p2t-regroup needs a k-osc cnf-param2tok model");
+    require((opt_.attnOff == 0 && opt_.attnRamp == 0) || model_->setAttentionScale(1.0),
+            "train: --attn-off / --attn-ramp need a model with attention (cnf-param2tok, cnf-equivariant), not " +
+                Task::modelName(cfg_));
     if (nranks > 1) broadcastState();
     optim::CosineSchedule sched(opt_.lr, opt_.warmup, opt_.steps, opt_.lr * opt_.floorRatio);
     std::optional<MetricLog> log;

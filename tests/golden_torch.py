@@ -1,0 +1,534 @@
+#!/usr/bin/env python3
+"""The PyTorch golden test of whole symflow models (issue 22, point 1), and the PyTorch loader
+of symflow k-osc model files (docs/pytorch.md).
+
+PyTorch modules with symflow's tensor names rebuild every k-osc model kind from a model file
+(the config JSON in its "symflow_model_config" metadata, the tensors by name):
+  cnf-param2tok, cnf-equivariant  FlowModel: encoder, null_z, vf = DiT vector field with the
+                                  Param2Tok ("vf.p2t.*") or the fixed tokenizer ("vf.tokenizer.*")
+  cnf-mlp                         FlowModel with the residual-MLP vector field ("vf.mlp.*")
+  ffn-mse, ffn-sort, ffn-chamfer  RegressionModel: encoder, head
+  encoder                         the spectral-MLP encoder (the CNN encoder is not ported yet)
+Each module follows the symflow header that defines it (models/flow_model.hpp,
+models/vector_fields.hpp, models/regression_model.hpp, nn/tokenizers.hpp, nn/dit_block.hpp,
+nn/spectral_mlp_encoder.hpp, nn/residual_mlp.hpp, train/losses.hpp); the DiT block is the one of
+tests/torch_ref_transformer.py.
+
+Test: tests/golden_dump (C++) writes, per kind, the model file and one training step (batch,
+random draws, loss, every gradient) plus one guided RK4 sample. This script recomputes the
+loss and every gradient (autograd) and the sample from the same tensors, in float32 and in
+float64, and compares symflow (float32) with PyTorch float64 per tensor:
+  error = max |symflow - torch64| / max |torch64|    (over the tensor; absolute if torch64 = 0)
+PyTorch float32 is compared with float64 the same way and printed beside it: the float32
+noise floor that symflow's error should stay near. Tolerances (float32, eps 6e-8; a tiny
+model of 2-3 layers, sums over at most a few thousand terms):
+  loss (objective, data term, penalty)  1e-5 relative  (one reduction of 48 squares)
+  every gradient tensor                 1e-4  (backprop through ~10 layers: errors of 1e-6
+                                               measured, both symflow and torch float32)
+  the sample                            1e-4  (4 RK4 steps = 16 guided evaluations)
+A real mismatch (a different formula) gives errors of 1e-2 or more.
+Also checked: the features are |rFFT(signal)| / 1024 (torch.fft), the coupled noise is a
+permutation of the drawn noise and the permutation with the least total squared distance
+(brute force over all 8! pairings), the drop mask holds both kinds of sounds.
+
+  golden_torch.py test GOLDEN_DUMP_BIN SCRATCH_DIR [KIND ...]  run the dump, then compare
+  golden_torch.py compare DIR [KIND ...]                       compare dumps already in DIR
+  golden_torch.py show MODEL.safetensors                       load a model file, print the module
+
+Exit status: 0 pass, 1 mismatch, 2 bad input, 77 skipped (no python3-torch).
+"""
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:
+    print("skipped: python3-torch not installed (apt-get install python3-torch)")
+    sys.exit(77)
+
+import safetensors_tensors  # noqa: E402
+from torch_ref_transformer import DiTBlock  # noqa: E402
+
+KINDS = ["cnf-param2tok", "cnf-mlp", "ffn-mse", "cnf-equivariant", "ffn-sort", "ffn-chamfer"]
+TOL = {"loss": 1e-5, "grad": 1e-4, "sample": 1e-4}
+MODEL_CONFIG_KEY = "symflow_model_config"
+NUMPY_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
+
+
+# ---- reading symflow files ----------------------------------------------------------------
+
+def read_safetensors(path):
+    """(metadata dict, {name: numpy array}) of a safetensors file."""
+    meta, raw = safetensors_tensors.read(path)
+    out = {}
+    for name, (dtype, shape, data) in raw.items():
+        if dtype not in NUMPY_DTYPES:
+            raise ValueError(f"{path}: tensor '{name}' has dtype {dtype}, expected F32, F64 or I64")
+        out[name] = np.frombuffer(data, dtype=NUMPY_DTYPES[dtype]).reshape(shape).copy()
+    return meta, out
+
+
+# ---- modules (names as symflow's tensor names) --------------------------------------------
+
+class ResMlpBlock(nn.Module):
+    """nn/residual_mlp.hpp ResMlpBlock, identity residual: x + fc2(GELU(fc1(LN(x))))."""
+
+    def __init__(self, d, hidden):
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, hidden)
+        self.fc2 = nn.Linear(hidden, d)
+
+    def forward(self, x):
+        return x + self.fc2(F.gelu(self.fc1(self.norm(x))))
+
+
+class ResMlp(nn.Module):
+    """nn/residual_mlp.hpp ResMlp: output([norm](blocks(input(x))))."""
+
+    def __init__(self, d_in, width, blocks, d_out, final_norm=True):
+        super().__init__()
+        self.input = nn.Linear(d_in, width)
+        self.blocks = nn.ModuleList(ResMlpBlock(width, width) for _ in range(blocks))
+        if final_norm:
+            self.norm = nn.LayerNorm(width)
+        else:
+            self.norm = None
+        self.output = nn.Linear(width, d_out)
+
+    def forward(self, x):
+        h = self.input(x)
+        for b in self.blocks:
+            h = b(h)
+        if self.norm is not None:
+            h = self.norm(h)
+        return self.output(h)
+
+
+class BandStandardizer(nn.Module):
+    """nn/band_standardizer.hpp with one value per band: (u - mean) / sqrt(var + 1e-5)."""
+
+    def __init__(self, bands):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(bands))
+        self.register_buffer("var", torch.ones(bands))
+        self.register_buffer("count", torch.zeros(()))
+
+    def forward(self, u):
+        return (u - self.mean) / torch.sqrt(self.var + 1e-5)
+
+
+class SpectralMlpEncoder(ResMlp):
+    """nn/spectral_mlp_encoder.hpp: ResMlp(normalize(log(|rFFT| + 1e-5))), (B, 513) -> (B, dz)."""
+
+    def __init__(self, bins, width, blocks, d_out, input_norm, final_norm):
+        super().__init__(bins, width, blocks, d_out, final_norm)
+        self.bins, self.input_norm_kind = bins, input_norm
+        if input_norm == "per-bin":
+            self.input_norm = BandStandardizer(bins)
+        elif input_norm not in ("per-sound", "none"):
+            raise ValueError(f"unknown spectral_input_norm '{input_norm}'")
+
+    def forward(self, spectrum):
+        u = torch.log(spectrum + 1e-5)
+        if self.input_norm_kind == "per-bin":
+            u = self.input_norm(u)
+        elif self.input_norm_kind == "per-sound":
+            u = F.layer_norm(u, (self.bins,))
+        return super().forward(u)
+
+
+class Param2Tok(nn.Module):
+    """nn/tokenizers.hpp Param2Tok: tokens X_b = A h(diag(x_b) Z), out (Z' o (A^T X_b)) 1_d."""
+
+    def __init__(self, P, n, d, penalty_weight):
+        super().__init__()
+        self.p_in = nn.Parameter(torch.zeros(P, d))     # Z
+        self.assign = nn.Parameter(torch.zeros(n, P))   # A
+        self.p_out = nn.Parameter(torch.zeros(d, P))    # Z'^T
+        self.ffn = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
+        self.penalty_weight = penalty_weight
+
+    def tokenize(self, x):  # (B, P) -> (B, n, d)
+        h = self.ffn(x.unsqueeze(-1) * self.p_in)  # row p of sample b: h(x_bp Z_p)
+        return torch.einsum("tp,bpd->btd", self.assign, h)
+
+    def detokenize(self, tokens):  # (B, n, d) -> (B, P)
+        D = torch.einsum("tp,btd->bpd", self.assign, tokens)  # A^T X_b
+        return (D * self.p_out.t()).sum(-1)
+
+    def penalty(self):
+        return self.penalty_weight * self.assign.abs().mean()
+
+
+class FixedTokenizer(nn.Module):
+    """nn/tokenizers.hpp FixedTokenizer with k-osc's parameter-major layout: token i holds
+    (x[i], x[k + i], x[2k + i]); shared in_proj / out_proj."""
+
+    def __init__(self, k, per_group, d):
+        super().__init__()
+        self.k, self.m = k, per_group
+        self.in_proj = nn.Linear(per_group, d)
+        self.out_proj = nn.Linear(d, per_group)
+
+    def tokenize(self, x):
+        return self.in_proj(x.view(x.shape[0], self.m, self.k).transpose(1, 2))
+
+    def detokenize(self, tokens):
+        return self.out_proj(tokens).transpose(1, 2).reshape(tokens.shape[0], self.m * self.k)
+
+    def penalty(self):
+        return 0.0
+
+
+def time_encoding(t, time_dim):
+    """models/vector_fields.hpp encodeTime: t itself (time_dim 0) or [cos, sin](t w_k)."""
+    if time_dim == 0:
+        return t.unsqueeze(-1)
+    half = time_dim // 2
+    w = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float64) / half).to(t.dtype)
+    a = t.unsqueeze(-1) * w
+    return torch.cat([torch.cos(a), torch.sin(a)], -1)
+
+
+class DitVectorField(nn.Module):
+    """models/vector_fields.hpp DitVectorField: cond([z; e(t)]) conditions L DiT blocks over
+    the tokens of xt."""
+
+    def __init__(self, tokenizer, tok_name, dz, time_dim, width, heads, ff_dim, layers):
+        super().__init__()
+        self.tok_name, self.time_dim = tok_name, time_dim
+        setattr(self, tok_name, tokenizer)
+        self.cond = nn.Sequential(nn.Linear(dz + max(time_dim, 1), width), nn.GELU(), nn.Linear(width, width))
+        self.blocks = nn.ModuleList(DiTBlock(width, heads, ff_dim) for _ in range(layers))
+
+    def tok(self):
+        return getattr(self, self.tok_name)
+
+    def forward(self, xt, t, z):
+        c = self.cond(torch.cat([z, time_encoding(t, self.time_dim)], -1))
+        h = self.tok().tokenize(xt)
+        for b in self.blocks:
+            h = b(h, c)
+        return self.tok().detokenize(h)
+
+    def penalty(self):
+        return self.tok().penalty()
+
+
+class MlpVectorField(nn.Module):
+    """models/vector_fields.hpp MlpVectorField: ResMlp([xt; e(t); z])."""
+
+    def __init__(self, P, dz, time_dim, width, blocks):
+        super().__init__()
+        self.time_dim = time_dim
+        self.mlp = ResMlp(P + max(time_dim, 1) + dz, width, blocks, P)
+
+    def forward(self, xt, t, z):
+        return self.mlp(torch.cat([xt, time_encoding(t, self.time_dim), z], -1))
+
+    def penalty(self):
+        return 0.0
+
+
+class FlowModel(nn.Module):
+    """models/flow_model.hpp FlowModel: encoder, null_z, vf."""
+
+    def __init__(self, encoder, vf, dz):
+        super().__init__()
+        self.encoder = encoder
+        self.null_z = nn.Parameter(torch.zeros(dz))
+        self.vf = vf
+
+    def loss(self, features, x1, x0, t, drop):
+        """One training step's objective for the step's draws: drop (B, bool), x0 (B, P) already
+        re-paired with x1, t (B). Returns (objective, CFM term, penalty)."""
+        z = self.encoder(features)
+        zc = torch.where(drop.unsqueeze(-1), self.null_z.expand_as(z), z)
+        ut = x1 - x0
+        xt = x0 + ut * t.unsqueeze(-1)
+        data = F.mse_loss(self.vf(xt, t, zc), ut)
+        penalty = self.vf.penalty()
+        return data + penalty, data, penalty
+
+    def sample(self, features, noise, steps=100, guidance=2.0):
+        """Integrates dx/dt = (1 - w) v(x, t, null) + w v(x, t, z) from noise (B, P), t = 0 to 1,
+        with `steps` classic RK4 steps (flow/solvers.hpp Rk4Solver)."""
+        z = self.encoder(features)
+        B = z.shape[0]
+        zz = torch.cat([self.null_z.expand_as(z), z]) if guidance != 1 else z
+
+        def velocity(x, t):
+            if guidance == 1:
+                return self.vf(x, torch.full((B,), t, dtype=x.dtype), zz)
+            v2 = self.vf(torch.cat([x, x]), torch.full((2 * B,), t, dtype=x.dtype), zz)
+            return (1 - guidance) * v2[:B] + guidance * v2[B:]
+
+        x, h = noise.clone(), 1.0 / steps
+        for i in range(steps):
+            t = i * h
+            k1 = velocity(x, t)
+            k2 = velocity(x + (h / 2) * k1, t + h / 2)
+            k3 = velocity(x + (h / 2) * k2, t + h / 2)
+            k4 = velocity(x + h * k3, t + h)
+            x = x + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+        return x
+
+
+def sorted_by_frequency(x1, k):
+    """synth/kosc.hpp sortedByFrequency: each sound's oscillators in increasing frequency (stable)."""
+    order = torch.from_numpy(np.argsort(x1[:, :k].detach().cpu().numpy(), axis=1, kind="stable"))
+    idx = torch.cat([order + p * k for p in range(3)], 1)
+    return torch.gather(x1, 1, idx)
+
+
+def chamfer_loss(pred, target, k):
+    """train/losses.hpp chamferLoss over the k oscillator rows (f, a, w) of each sound."""
+    B = pred.shape[0]
+    p = pred.view(B, 3, k).transpose(1, 2)
+    q = target.view(B, 3, k).transpose(1, 2)
+    D = ((p.unsqueeze(2) - q.unsqueeze(1)) ** 2).sum(-1)  # D[b, i, j] = |p_i - q_j|^2
+    return (D.min(1).values.mean(-1) + D.min(2).values.mean(-1)).mean()
+
+
+class RegressionModel(nn.Module):
+    """models/regression_model.hpp RegressionModel: head(encoder(features))."""
+
+    def __init__(self, encoder, dz, P, width, blocks, loss_kind, k):
+        super().__init__()
+        self.encoder = encoder
+        self.head = ResMlp(dz, width, blocks, P)
+        self.loss_kind, self.k = loss_kind, k
+
+    def forward(self, features):
+        return self.head(self.encoder(features))
+
+    def loss(self, features, x1):
+        """The training objective on the raw labels x1 (ffn-sort sorts them, as symflow does)."""
+        xhat = self(features)
+        if self.loss_kind == "ffn-chamfer":
+            data = chamfer_loss(xhat, x1, self.k)
+        else:
+            data = F.mse_loss(xhat, sorted_by_frequency(x1, self.k) if self.loss_kind == "ffn-sort" else x1)
+        return data, data, 0.0
+
+
+def build_model(cfg):
+    """The PyTorch module of a k-osc model config (KOscModelConfig::toJson), weights unset."""
+    if cfg.get("task") != "kosc":
+        raise ValueError(f"task '{cfg.get('task')}': only k-osc models are ported (surge-simple is not yet)")
+    if cfg["encoder"] != "spectral-mlp":
+        raise ValueError(f"encoder '{cfg['encoder']}': only the spectral-mlp encoder is ported (cnn is not yet)")
+    k, dz, kind = cfg["k"], cfg["embed_dim"], cfg["model"]
+    P = 3 * k
+    # Keys missing from models made before 2026-12 read as KOscModelConfig::fromJson reads them.
+    enc = SpectralMlpEncoder(513, cfg["spectral_width"], cfg["spectral_blocks"], dz,
+                             cfg.get("spectral_input_norm", "per-sound"), cfg.get("spectral_final_norm", True))
+    dit = cfg["dit"]
+    if kind in ("cnf-param2tok", "cnf-equivariant"):
+        if kind == "cnf-param2tok":
+            tok, name = Param2Tok(P, cfg["tokens"] or k, dit["width"], cfg["penalty_weight"]), "p2t"
+        else:
+            tok, name = FixedTokenizer(k, 3, dit["width"]), "tokenizer"
+        vf = DitVectorField(tok, name, dz, dit["time_dim"], dit["width"], dit["heads"], dit["ff_dim"], dit["layers"])
+        return FlowModel(enc, vf, dz)
+    if kind == "cnf-mlp":
+        return FlowModel(enc, MlpVectorField(P, dz, dit["time_dim"], cfg["mlp_width"], cfg["mlp_blocks"]), dz)
+    if kind in ("ffn-mse", "ffn-sort", "ffn-chamfer"):
+        return RegressionModel(enc, dz, P, cfg["head_width"], cfg["head_blocks"], kind, k)
+    raise ValueError(f"model '{kind}' has no PyTorch module")
+
+
+def load_model(path, dtype=torch.float32):
+    """A symflow k-osc model file (`symflow train` output or checkpoint) as a PyTorch module in
+    eval mode: returns (module, config dict). Optimizer state in the file is ignored."""
+    meta, tensors = read_safetensors(path)
+    if MODEL_CONFIG_KEY not in meta:
+        raise ValueError(f"{path}: not a symflow model (no '{MODEL_CONFIG_KEY}' metadata)")
+    cfg = json.loads(meta[MODEL_CONFIG_KEY])
+    model = build_model(cfg)
+    state = {name: torch.from_numpy(a) for name, a in tensors.items() if not name.startswith("optim.")}
+    model.load_state_dict(state, strict=True)  # every name must match both ways
+    return model.to(dtype).eval(), cfg
+
+
+def kosc_features(signals):
+    """The k-osc models' input: |rFFT(signal)| / 1024 per sound, (B, 1024) -> (B, 513)."""
+    return torch.fft.rfft(signals).abs() / signals.shape[-1]
+
+
+# ---- the comparison -----------------------------------------------------------------------
+
+def rel_error(ours, ref):
+    ours, ref = np.asarray(ours, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    scale = np.max(np.abs(ref)) if ref.size else 0.0
+    diff = np.max(np.abs(ours - ref)) if ref.size else 0.0
+    return diff / scale if scale > 0 else diff
+
+
+def torch_step(model, kind, g, dtype):
+    """Loss and gradients (autograd) of one step on the dumped batch, in dtype."""
+    m = model.to(dtype)
+    m.zero_grad()
+    T = lambda name: torch.from_numpy(g[name]).to(dtype)  # noqa: E731
+    if kind.startswith("cnf-"):
+        loss, data, penalty = m.loss(T("batch/features"), T("batch/x1"), T("batch/x0"), T("batch/t"),
+                                     torch.from_numpy(g["batch/drop"] != 0))
+    else:
+        loss, data, penalty = m.loss(T("batch/features"), T("batch/x1"))
+    loss.backward()
+    grads = {n: p.grad.detach().numpy().astype(np.float64) if p.grad is not None else np.zeros(p.shape)
+             for n, p in m.named_parameters()}
+    with torch.no_grad():
+        if kind.startswith("cnf-"):
+            meta = g["__meta__"]
+            x = m.sample(T("batch/features"), T("sample/noise"), int(meta["sample_steps"]), float(meta["guidance"]))
+        else:
+            x = m(T("batch/features"))
+    return [float(loss), float(data), float(penalty)], grads, x.numpy().astype(np.float64)
+
+
+def check_draws(kind, g, report):
+    """The step's random inputs: coupled noise optimal, drop mask mixed. Returns problems."""
+    problems = []
+    drop = g["batch/drop"]
+    if drop.min() == drop.max():
+        problems.append("the drop mask is all " + ("dropped" if drop[0] else "kept") + ": null_z untested")
+    x0, drawn, x1 = g["batch/x0"].astype(np.float64), g["batch/x0_drawn"].astype(np.float64), g["batch/x1"]
+    B = x0.shape[0]
+    src = [int(np.argmin(np.abs(drawn - x0[j]).sum(1))) for j in range(B)]
+    if sorted(src) != list(range(B)) or not np.array_equal(drawn[src], x0):
+        problems.append("batch/x0 is not a re-pairing of the drawn noise (the draw order of "
+                        "models/flow_model.hpp changed?)")
+        return problems
+    cost = ((drawn[:, None, :] - x1.astype(np.float64)[None, :, :]) ** 2).sum(-1)  # cost[i, j]
+    perms = np.array(list(itertools.permutations(range(B))))
+    totals = cost[perms, np.arange(B)].sum(1)
+    ours = cost[src, np.arange(B)].sum()
+    best = totals.min()
+    report.append(f"  OT coupling: total squared distance {ours:.6f}, brute-force minimum over {len(perms)} "
+                  f"pairings {best:.6f}, identity pairing {np.trace(cost):.6f}")
+    if ours > best * (1 + 1e-6):
+        problems.append(f"the OT coupling is not optimal ({ours} > {best})")
+    return problems
+
+
+def compare_kind(kind, directory):
+    model_path = os.path.join(directory, f"{kind}.model.safetensors")
+    golden_path = os.path.join(directory, f"{kind}.golden.safetensors")
+    meta, g = read_safetensors(golden_path)
+    g["__meta__"] = meta
+    model, cfg = load_model(model_path)
+    report, problems = [], []
+    report.append(f"{kind}: k = {cfg['k']}, B = {g['batch/x1'].shape[0]}, "
+                  f"{sum(p.numel() for p in model.parameters())} weights, model file {os.path.basename(model_path)}")
+
+    feats = kosc_features(torch.from_numpy(g["batch/signals"]).double()).numpy()
+    e = rel_error(g["batch/features"], feats)
+    report.append(f"  features |rFFT|/1024 vs torch.fft: {e:.2e}")
+    if e > 1e-5:
+        problems.append(f"features differ from torch.fft.rfft by {e:.2e}")
+    if kind.startswith("cnf-"):
+        problems += check_draws(kind, g, report)
+
+    l64, g64, x64 = torch_step(model, kind, g, torch.float64)
+    l32, g32, x32 = torch_step(model, kind, g, torch.float32)
+    ours = g["step/loss"]
+    worst = {"loss": 0.0, "grad": 0.0, "sample": 0.0}
+    for i, part in enumerate(("objective", "data", "penalty")):
+        e = abs(ours[i] - l64[i]) / abs(l64[i]) if l64[i] != 0 else abs(ours[i])
+        e32 = abs(l32[i] - l64[i]) / abs(l64[i]) if l64[i] != 0 else abs(l32[i])
+        worst["loss"] = max(worst["loss"], e)
+        bad = e > TOL["loss"]
+        report.append(f"  loss {part:9s} symflow {ours[i]:.9g}  torch64 {l64[i]:.9g}  err {e:.1e} "
+                      f"(torch32 {e32:.1e}){'  MISMATCH' if bad else ''}")
+        if bad:
+            problems.append(f"loss {part}: {ours[i]} vs {l64[i]} (rel {e:.2e} > {TOL['loss']})")
+
+    names = [n for n, _ in model.named_parameters()]
+    dumped = {n[len("grad/"):] for n in g if n.startswith("grad/")}
+    if dumped != set(names):
+        problems.append(f"gradient names differ: only symflow {sorted(dumped - set(names))}, "
+                        f"only torch {sorted(set(names) - dumped)}")
+    for n in names:
+        if n not in dumped:
+            continue
+        ours_g = g["grad/" + n]
+        e, e32 = rel_error(ours_g, g64[n]), rel_error(g32[n], g64[n])
+        worst["grad"] = max(worst["grad"], e)
+        bad = e > TOL["grad"]
+        report.append(f"  grad {n:34s} {str(tuple(ours_g.shape)):10s} |g| {np.max(np.abs(g64[n])):.2e}  "
+                      f"err {e:.1e} (torch32 {e32:.1e}){'  MISMATCH' if bad else ''}")
+        if bad:
+            problems.append(f"gradient of {n}: error {e:.2e} > {TOL['grad']}")
+
+    e, e32 = rel_error(g["sample/x"], x64), rel_error(x32, x64)
+    worst["sample"] = e
+    what = (f"RK4 {meta['sample_steps']} steps, guidance {float(meta['guidance']):g}"
+            if kind.startswith("cnf-") else "prediction")
+    report.append(f"  sample ({what}) err {e:.1e} (torch32 {e32:.1e}){'  MISMATCH' if e > TOL['sample'] else ''}")
+    if e > TOL["sample"]:
+        problems.append(f"sample: error {e:.2e} > {TOL['sample']}")
+    return report, problems, worst
+
+
+def compare(directory, kinds):
+    torch.set_num_threads(1)
+    failed, summary = [], []
+    for kind in kinds:
+        report, problems, worst = compare_kind(kind, directory)
+        print("\n".join(report))
+        summary.append(f"  {kind:16s} loss {worst['loss']:.1e}  grads {worst['grad']:.1e}  "
+                       f"sample {worst['sample']:.1e}  {'FAIL' if problems else 'ok'}")
+        for p in problems:
+            print(f"  FAIL {kind}: {p}")
+        if problems:
+            failed.append(kind)
+    print(f"worst errors against PyTorch float64 (tolerances: loss {TOL['loss']:g}, gradients {TOL['grad']:g}, "
+          f"sample {TOL['sample']:g}):")
+    print("\n".join(summary))
+    if failed:
+        print(f"golden_torch: {len(failed)} of {len(kinds)} model kinds disagree with PyTorch: {', '.join(failed)}")
+        return 1
+    print(f"golden_torch: all {len(kinds)} model kinds match PyTorch")
+    return 0
+
+
+def main(argv):
+    usage = ("usage: golden_torch.py test GOLDEN_DUMP_BIN SCRATCH_DIR [KIND ...] | compare DIR [KIND ...] | "
+             "show MODEL.safetensors")
+    if len(argv) >= 3 and argv[0] == "test":
+        kinds = argv[3:] or KINDS
+        os.makedirs(argv[2], exist_ok=True)
+        start = time.time()
+        subprocess.run([argv[1], argv[2], *kinds], check=True)
+        print(f"golden_dump: {time.time() - start:.1f} s")
+        return compare(argv[2], kinds)
+    if len(argv) >= 2 and argv[0] == "compare":
+        return compare(argv[1], argv[2:] or KINDS)
+    if len(argv) == 2 and argv[0] == "show":
+        model, cfg = load_model(argv[1])
+        print(json.dumps(cfg, indent=1))
+        print(model)
+        return 0
+    print(usage, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except (ValueError, safetensors_tensors.BadFile, subprocess.CalledProcessError, OSError) as e:
+        print(f"golden_torch: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,11 +1,13 @@
-// golden_dump OUT_DIR [KIND ...]
-// Writes, for each k-osc model kind (default: every kind with weights), what
+// golden_dump OUT_DIR [--seed N] [KIND ...] [--model FILE ...]
+// Writes, for each k-osc model kind (default, when neither is given: every kind with weights)
+// and each k-osc model file (e.g. the shipped models/kosc4-*.safetensors; named after the file,
+// metadata "source_model" = FILE, its own weights and input statistics), what
 // tests/golden_torch.py needs to pin a whole symflow model to PyTorch (issue 22, point 1):
 //
-//   OUT_DIR/<kind>.model.safetensors   the model file, as `symflow train` writes it: every
+//   OUT_DIR/<name>.model.safetensors   the model file, as `symflow train` writes it: every
 //                                      tensor under its PyTorch name, the model config JSON in
 //                                      the metadata ("symflow_model_config")
-//   OUT_DIR/<kind>.golden.safetensors  one training step and one prediction:
+//   OUT_DIR/<name>.golden.safetensors  one training step and one prediction:
 //     batch/signals   (B, 1024)  the k-osc sounds (KOscStream, training sounds 0 .. B-1)
 //     batch/features  (B, 513)   |rFFT| / 1024 of them: the model's input (kOscFeatures)
 //     batch/x1        (B, P)     the raw labels given to KOscModel::step (ffn-sort sorts them
@@ -20,8 +22,9 @@
 //     sample/noise    (B, P)     flows: the sampler's x0 (replayed from a copy of its Rng)
 //     sample/x        (B, P)     KOscModel::predict: flows RK4, 4 steps, guidance 2 (metadata
 //                                "sample_steps", "guidance", "solver"); regressions the head
-//   Metadata also holds "kind", "cfg_dropout", "seed".
-// The model is tiny (tests/kosc_testing.hpp: k = 2, d 16, 2 DiT layers, the spectral-MLP
+//   Metadata also holds "kind", "source_model", "cfg_dropout", "seed". <name> is the kind or the
+//   model file's name without .safetensors.
+// A model of a KIND is tiny (tests/kosc_testing.hpp: k = 2, d 16, 2 DiT layers, the spectral-MLP
 // encoder with per-bin input statistics measured on 256 training sounds), B = 8 sounds.
 // Run with OMP_NUM_THREADS=1; everything is seeded (--seed N, default 22), so the files are the
 // same on every run. Exit status 0, or 2 with one line on stderr.
@@ -48,6 +51,7 @@ constexpr Index kStatsSounds = 256;
 constexpr double kCfgDropout = 0.5;  // both dropped and kept sounds in a batch of 8
 constexpr int kSampleSteps = 4;
 constexpr double kGuidance = 2.0;
+constexpr const char* kModelConfigKey = "symflow_model_config";  // train/trainer.hpp, docs/training.md
 
 /// Owns the bytes of every tensor written to one golden file.
 struct Dump {
@@ -78,10 +82,10 @@ struct Dump {
 /// Flow models: the step through FlowModel::lossAndGradient with a cache of our own, so the
 /// drop mask, the coupled noise and the times it used can be written out. Checked to give the
 /// same loss and gradients, bit for bit, as KOscModel::step (which uses its private cache).
-template <class VF>
+template <class Enc, class VF>
 bool flowStep(models::KOscModel& m, const Mat<float>& features, const Mat<float>& x1, const Rng& stepRng,
               const models::FlowTrainOptions& o, Dump& dump, models::StepLoss& loss) {
-  using Net = models::FlowModel<float, nn::SpectralMlpEncoder<float>, VF>;
+  using Net = models::FlowModel<float, Enc, VF>;
   auto* kn = dynamic_cast<models::detail::KOscNet<Net>*>(&m);
   if (!kn) return false;
   Rng official = stepRng;
@@ -112,18 +116,24 @@ bool flowStep(models::KOscModel& m, const Mat<float>& features, const Mat<float>
   return true;
 }
 
-void dumpKind(models::ModelKind kind, const std::string& outDir, std::uint64_t seed) {
-  const std::string name = models::toString(kind);
-  models::KOscModelConfig cfg = testing::tinyKOscConfig(kind);
-  Rng initRng = Rng(seed).fork(1);
-  auto model = models::makeKOscModel(cfg, &initRng);
+/// flowStep for each vector field of the k-osc flows.
+template <class Enc>
+bool flowSteps(models::KOscModel& m, const Mat<float>& features, const Mat<float>& x1, const Rng& stepRng,
+               const models::FlowTrainOptions& o, Dump& dump, models::StepLoss& loss) {
+  using models::DitVectorField;
+  return flowStep<Enc, DitVectorField<float, nn::Param2Tok<float>>>(m, features, x1, stepRng, o, dump, loss) ||
+         flowStep<Enc, DitVectorField<float, nn::FixedTokenizer<float>>>(m, features, x1, stepRng, o, dump, loss) ||
+         flowStep<Enc, models::MlpVectorField<float>>(m, features, x1, stepRng, o, dump, loss);
+}
 
+/// Writes OUT_DIR/<name>.golden.safetensors (and <name>.model.safetensors) for a model whose
+/// weights and input statistics are set. sourcePath: the model file it was loaded from, if any.
+void dumpModel(models::KOscModel& m, const std::string& name, const std::string& outDir, std::uint64_t seed,
+               const std::string& sourcePath) {
+  const models::KOscModelConfig& cfg = m.config();
+  const models::ModelKind kind = cfg.kind;
   synth::KOscStream<float> stream(cfg.k, cfg.variant, seed);
   audio::RealFft<float> fft(synth::KOscConstants::numSamples);
-  Mat<float> statsFeatures;
-  models::kOscFeatures<float>(stream.trainSounds(kBatch, kStatsSounds).signals, fft, statsFeatures);
-  require(model->fitInputStatistics(statsFeatures), "golden_dump: the model has no per-bin input statistics");
-
   const auto batch = stream.trainSounds(0, kBatch);
   Mat<float> features;
   models::kOscFeatures<float>(batch.signals, fft, features);
@@ -140,20 +150,17 @@ void dumpKind(models::ModelKind kind, const std::string& outDir, std::uint64_t s
   models::StepLoss loss;
   const bool flow = models::isFlow(kind);
   if (flow) {
-    using models::DitVectorField;
-    const bool done =
-        flowStep<DitVectorField<float, nn::Param2Tok<float>>>(*model, features, batch.params, stepRng, o, dump, loss) ||
-        flowStep<DitVectorField<float, nn::FixedTokenizer<float>>>(*model, features, batch.params, stepRng, o, dump,
-                                                                    loss) ||
-        flowStep<models::MlpVectorField<float>>(*model, features, batch.params, stepRng, o, dump, loss);
-    require(done, "golden_dump: " + name + " is not a flow of the spectral-MLP encoder");
+    const Mat<float>& x1 = batch.params;
+    const bool done = flowSteps<nn::SpectralMlpEncoder<float>>(m, features, x1, stepRng, o, dump, loss) ||
+                      flowSteps<nn::CnnEncoder<float>>(m, features, x1, stepRng, o, dump, loss);
+    require(done, "golden_dump: " + name + " is not a flow of a known encoder and vector field");
   } else {
-    model->store().zeroGrad();
+    m.store().zeroGrad();
     Rng rng = stepRng;
-    loss = model->step(features, batch.params, rng, o);
+    loss = m.step(features, batch.params, rng, o);
   }
   dump.doubles("step/loss", {loss.loss, loss.data, loss.penalty});
-  for (const auto& t : model->tensors())
+  for (const auto& t : m.tensors())
     if (t.grad) dump.tensor("grad/" + t.name, t.shape, t.grad, t.size());
 
   models::SampleOptions so;
@@ -168,10 +175,11 @@ void dumpKind(models::ModelKind kind, const std::string& outDir, std::uint64_t s
     dump.matrix("sample/noise", noise);
   }
   Mat<float> x;
-  model->predict(features, so, sampleRng, x);
+  m.predict(features, so, sampleRng, x);
   dump.matrix("sample/x", x);
 
-  io::Metadata meta{{"kind", name},
+  io::Metadata meta{{"kind", models::toString(kind)},
+                    {"source_model", sourcePath},
                     {"cfg_dropout", std::to_string(kCfgDropout)},
                     {"seed", std::to_string(seed)},
                     {"sample_steps", std::to_string(kSampleSteps)},
@@ -179,8 +187,36 @@ void dumpKind(models::ModelKind kind, const std::string& outDir, std::uint64_t s
                     {"solver", models::toString(so.solver)}};
   io::writeSafetensors(outDir + "/" + name + ".golden.safetensors", dump.tensors, meta);
   // The model file as the trainer writes it (train/trainer.hpp kModelConfigKey), without optimizer.
-  io::saveCheckpoint<float>(outDir + "/" + name + ".model.safetensors", *model, nullptr,
-                            {{"symflow_model_config", json::dump(cfg.toJson())}});
+  io::saveCheckpoint<float>(outDir + "/" + name + ".model.safetensors", m, nullptr,
+                            {{kModelConfigKey, json::dump(cfg.toJson())}});
+}
+
+/// A tiny model of this kind (tests/kosc_testing.hpp), its per-bin input statistics measured on
+/// kStatsSounds training sounds after the batch's.
+void dumpKind(models::ModelKind kind, const std::string& outDir, std::uint64_t seed) {
+  const models::KOscModelConfig cfg = testing::tinyKOscConfig(kind);
+  Rng initRng = Rng(seed).fork(1);
+  auto model = models::makeKOscModel(cfg, &initRng);
+  synth::KOscStream<float> stream(cfg.k, cfg.variant, seed);
+  audio::RealFft<float> fft(synth::KOscConstants::numSamples);
+  Mat<float> statsFeatures;
+  models::kOscFeatures<float>(stream.trainSounds(kBatch, kStatsSounds).signals, fft, statsFeatures);
+  require(model->fitInputStatistics(statsFeatures), "golden_dump: the model has no per-bin input statistics");
+  dumpModel(*model, models::toString(kind), outDir, seed, "");
+}
+
+/// A k-osc model file (e.g. a shipped model, models/*.safetensors), named after its file.
+void dumpFile(const std::string& path, const std::string& outDir, std::uint64_t seed) {
+  const auto file = io::SafetensorsFile::read(path);
+  const auto& md = file.view().metadata();
+  const auto it = md.find(kModelConfigKey);
+  require(it != md.end(), path + ": not a symflow model (no '" + std::string(kModelConfigKey) + "' metadata)");
+  const auto cfg = models::KOscModelConfig::fromJson(json::parse(it->second, path + " model config"));
+  auto model = models::makeKOscModel(cfg);
+  io::loadCheckpoint<float>(path, *model, nullptr);
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  name = name.substr(0, name.rfind(".safetensors"));
+  dumpModel(*model, name, outDir, seed, path);
 }
 
 }  // namespace
@@ -190,10 +226,13 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::uint64_t seed = 22;
     std::vector<models::ModelKind> kinds;
+    std::vector<std::string> files;
     std::string outDir;
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (args[i] == "--seed" && i + 1 < args.size()) {
         seed = std::stoull(args[++i]);
+      } else if (args[i] == "--model" && i + 1 < args.size()) {
+        files.push_back(args[++i]);
       } else if (outDir.empty()) {
         outDir = args[i];
       } else {
@@ -202,13 +241,14 @@ int main(int argc, char** argv) {
       }
     }
     if (outDir.empty()) {
-      std::cerr << "usage: golden_dump OUT_DIR [--seed N] [KIND ...]\n";
+      std::cerr << "usage: golden_dump OUT_DIR [--seed N] [KIND ...] [--model FILE ...]\n";
       return 2;
     }
-    if (kinds.empty())
+    if (kinds.empty() && files.empty())
       kinds = {models::ModelKind::CnfParam2Tok, models::ModelKind::CnfMlp,  models::ModelKind::FfnMse,
                models::ModelKind::CnfEquivariant, models::ModelKind::FfnSort, models::ModelKind::FfnChamfer};
     for (auto k : kinds) dumpKind(k, outDir, seed);
+    for (const auto& f : files) dumpFile(f, outDir, seed);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "golden_dump: " << e.what() << "\n";

@@ -31,8 +31,10 @@ Also checked: the features are |rFFT(signal)| / 1024 (torch.fft), the coupled no
 permutation of the drawn noise and the permutation with the least total squared distance
 (brute force over all 8! pairings), the drop mask holds both kinds of sounds.
 
-  golden_torch.py test GOLDEN_DUMP_BIN SCRATCH_DIR [KIND ...]  run the dump, then compare
-  golden_torch.py compare DIR [KIND ...]                       compare dumps already in DIR
+  golden_torch.py test GOLDEN_DUMP_BIN SCRATCH_DIR [KIND ...] [--models DIR]
+        run the dump for the kinds (default all six) and for every k-osc model file in DIR (the
+        shipped models/: their own weights and input statistics), then compare
+  golden_torch.py compare DIR [NAME ...]      compare dumps already in DIR (a kind or a file's name)
   golden_torch.py show MODEL.safetensors                       load a model file, print the module
 
 Exit status: 0 pass, 1 mismatch, 2 bad input, 77 skipped (no python3-torch).
@@ -363,6 +365,12 @@ def load_model(path, dtype=torch.float32):
     return model.to(dtype).eval(), cfg
 
 
+def model_task(path):
+    """The task of a symflow model file ("kosc", "surge-simple"), None for other files."""
+    meta, _ = safetensors_tensors.read(path)
+    return json.loads(meta[MODEL_CONFIG_KEY]).get("task") if MODEL_CONFIG_KEY in meta else None
+
+
 def kosc_features(signals):
     """The k-osc models' input: |rFFT(signal)| / 1024 per sound, (B, 1024) -> (B, 513)."""
     return torch.fft.rfft(signals).abs() / signals.shape[-1]
@@ -424,15 +432,17 @@ def check_draws(kind, g, report):
     return problems
 
 
-def compare_kind(kind, directory):
-    model_path = os.path.join(directory, f"{kind}.model.safetensors")
-    golden_path = os.path.join(directory, f"{kind}.golden.safetensors")
-    meta, g = read_safetensors(golden_path)
+def compare_kind(name, directory):
+    """Compares the dump <name>.golden.safetensors in directory with PyTorch; the model is the
+    dump's <name>.model.safetensors, or the file it was loaded from (metadata source_model)."""
+    meta, g = read_safetensors(os.path.join(directory, f"{name}.golden.safetensors"))
     g["__meta__"] = meta
+    kind = meta["kind"]
+    model_path = meta.get("source_model") or os.path.join(directory, f"{name}.model.safetensors")
     model, cfg = load_model(model_path)
     report, problems = [], []
-    report.append(f"{kind}: k = {cfg['k']}, B = {g['batch/x1'].shape[0]}, "
-                  f"{sum(p.numel() for p in model.parameters())} weights, model file {os.path.basename(model_path)}")
+    report.append(f"{name}: {kind}, k = {cfg['k']}, B = {g['batch/x1'].shape[0]}, "
+                  f"{sum(p.numel() for p in model.parameters())} weights, model file {model_path}")
 
     feats = kosc_features(torch.from_numpy(g["batch/signals"]).double()).numpy()
     e = rel_error(g["batch/features"], feats)
@@ -483,11 +493,11 @@ def compare_kind(kind, directory):
     return report, problems, worst
 
 
-def compare(directory, kinds):
+def compare(directory, kinds):  # kinds: dump names, a kind or a model file's name
     torch.set_num_threads(1)
     failed, summary = [], []
     for kind in kinds:
-        report, problems, worst = compare_kind(kind, directory)
+        report, problems, worst = compare_kind(kind, directory)  # kind: a kind or a model file's name
         print("\n".join(report))
         summary.append(f"  {kind:16s} loss {worst['loss']:.1e}  grads {worst['grad']:.1e}  "
                        f"sample {worst['sample']:.1e}  {'FAIL' if problems else 'ok'}")
@@ -509,12 +519,22 @@ def main(argv):
     usage = ("usage: golden_torch.py test GOLDEN_DUMP_BIN SCRATCH_DIR [KIND ...] | compare DIR [KIND ...] | "
              "show MODEL.safetensors")
     if len(argv) >= 3 and argv[0] == "test":
-        kinds = argv[3:] or KINDS
+        rest, files = argv[3:], []
+        if "--models" in rest:  # every k-osc model file of a folder (the shipped models/)
+            i = rest.index("--models")
+            folder = rest[i + 1]
+            rest = rest[:i] + rest[i + 2:]
+            for f in sorted(os.listdir(folder)):
+                path = os.path.abspath(os.path.join(folder, f))
+                if f.endswith(".safetensors") and model_task(path) == "kosc":
+                    files.append(path)
+        kinds = rest or KINDS
         os.makedirs(argv[2], exist_ok=True)
         start = time.time()
-        subprocess.run([argv[1], argv[2], *kinds], check=True)
+        subprocess.run([argv[1], argv[2], *kinds, *[a for f in files for a in ("--model", f)]], check=True)
         print(f"golden_dump: {time.time() - start:.1f} s")
-        return compare(argv[2], kinds)
+        names = kinds + [os.path.basename(f)[: -len(".safetensors")] for f in files]
+        return compare(argv[2], names)
     if len(argv) >= 2 and argv[0] == "compare":
         return compare(argv[1], argv[2:] or KINDS)
     if len(argv) == 2 and argv[0] == "show":

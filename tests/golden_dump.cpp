@@ -1,12 +1,13 @@
-// golden_dump OUT_DIR [--seed N] [KIND ...] [--model FILE ...]
-// Writes, for each k-osc model kind (default, when neither is given: every kind with weights)
-// and each k-osc model file (e.g. the shipped models/kosc4-*.safetensors; named after the file,
+// golden_dump OUT_DIR [--seed N] [KIND ...] [--cnn KIND ...] [--model FILE ...]
+// Writes, for each k-osc model kind (default, when nothing is given: every kind with weights),
+// each kind given with --cnn (the same kind with the CNN encoder, named <kind>-cnn) and each
+// k-osc model file (e.g. the shipped models/kosc4-*.safetensors; named after the file,
 // metadata "source_model" = FILE, its own weights and input statistics), what
 // tests/golden_torch.py needs to pin a whole symflow model to PyTorch (issue 22, point 1):
 //
-//   OUT_DIR/<name>.model.safetensors   the model file, as `symflow train` writes it: every
-//                                      tensor under its PyTorch name, the model config JSON in
-//                                      the metadata ("symflow_model_config")
+//   OUT_DIR/<name>.model.safetensors   the model file before the step, as `symflow train`
+//                                      writes it: every tensor under its PyTorch name, the
+//                                      model config JSON in the metadata ("symflow_model_config")
 //   OUT_DIR/<name>.golden.safetensors  one training step and one prediction:
 //     batch/signals   (B, 1024)  the k-osc sounds (KOscStream, training sounds 0 .. B-1)
 //     batch/features  (B, 513)   |rFFT| / 1024 of them: the model's input (kOscFeatures)
@@ -19,15 +20,19 @@
 //     batch/t         (B)        the times
 //     step/loss       (3) F64    objective, data term, penalty (StepLoss)
 //     grad/<name>                d objective / d tensor for every trainable tensor
+//     buffer/<name>              every non-trainable tensor after the step (BatchNorm running
+//                                statistics updated by it; input statistics unchanged)
 //     sample/noise    (B, P)     flows: the sampler's x0 (replayed from a copy of its Rng)
 //     sample/x        (B, P)     KOscModel::predict: flows RK4, 4 steps, guidance 2 (metadata
 //                                "sample_steps", "guidance", "solver"); regressions the head
 //   Metadata also holds "kind", "source_model", "cfg_dropout", "seed". <name> is the kind or the
 //   model file's name without .safetensors.
 // A model of a KIND is tiny (tests/kosc_testing.hpp: k = 2, d 16, 2 DiT layers, the spectral-MLP
-// encoder with per-bin input statistics measured on 256 training sounds), B = 8 sounds.
+// encoder with per-bin input statistics measured on 256 training sounds; with --cnn the paper's
+// CNN encoder at its fixed size, 1.5M weights), B = 8 sounds.
 // Run with OMP_NUM_THREADS=1; everything is seeded (--seed N, default 22), so the files are the
 // same on every run. Exit status 0, or 2 with one line on stderr.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -79,6 +84,19 @@ struct Dump {
   }
 };
 
+/// The values of every non-trainable tensor (BatchNorm running statistics, input statistics).
+std::vector<std::vector<float>> buffers(models::KOscModel& m) {
+  std::vector<std::vector<float>> out;
+  for (const auto& t : m.tensors())
+    if (!t.grad) out.emplace_back(t.value, t.value + t.size());
+  return out;
+}
+void setBuffers(models::KOscModel& m, const std::vector<std::vector<float>>& values) {
+  std::size_t i = 0;
+  for (const auto& t : m.tensors())
+    if (!t.grad) std::copy(values[i].begin(), values[i].end(), t.value), ++i;
+}
+
 /// Flow models: the step through FlowModel::lossAndGradient with a cache of our own, so the
 /// drop mask, the coupled noise and the times it used can be written out. Checked to give the
 /// same loss and gradients, bit for bit, as KOscModel::step (which uses its private cache).
@@ -88,17 +106,20 @@ bool flowStep(models::KOscModel& m, const Mat<float>& features, const Mat<float>
   using Net = models::FlowModel<float, Enc, VF>;
   auto* kn = dynamic_cast<models::detail::KOscNet<Net>*>(&m);
   if (!kn) return false;
+  const auto before = buffers(m);  // a training step updates BatchNorm running statistics
   Rng official = stepRng;
   m.store().zeroGrad();
   const models::StepLoss ref = m.step(features, x1, official, o);
   const Vec<float> refGrads = m.store().grads();
+  const auto refBuffers = buffers(m);
 
+  setBuffers(m, before);
   m.store().zeroGrad();
   Rng rng = stepRng;
   typename Net::StepCache cache;
   loss = kn->net().lossAndGradient(features, x1, rng, o, cache);
   require(loss.loss == ref.loss && loss.data == ref.data && loss.penalty == ref.penalty &&
-              m.store().grads() == refGrads,
+              m.store().grads() == refGrads && buffers(m) == refBuffers,
           "golden_dump: FlowModel::lossAndGradient differs from KOscModel::step on the same Rng");
 
   const Index B = x1.cols(), P = x1.rows();
@@ -143,6 +164,11 @@ void dumpModel(models::KOscModel& m, const std::string& name, const std::string&
   dump.matrix("batch/features", features);
   dump.matrix("batch/x1", batch.params);
 
+  // The model file as the trainer writes it (train/trainer.hpp kModelConfigKey), without optimizer,
+  // before the step changes its BatchNorm running statistics.
+  io::saveCheckpoint<float>(outDir + "/" + name + ".model.safetensors", m, nullptr,
+                            {{kModelConfigKey, json::dump(cfg.toJson())}});
+
   models::FlowTrainOptions o;
   o.cfgDropout = kCfgDropout;
   o.otCoupling = true;
@@ -161,7 +187,10 @@ void dumpModel(models::KOscModel& m, const std::string& name, const std::string&
   }
   dump.doubles("step/loss", {loss.loss, loss.data, loss.penalty});
   for (const auto& t : m.tensors())
-    if (t.grad) dump.tensor("grad/" + t.name, t.shape, t.grad, t.size());
+    if (t.grad)
+      dump.tensor("grad/" + t.name, t.shape, t.grad, t.size());
+    else
+      dump.tensor("buffer/" + t.name, t.shape, t.value, t.size());
 
   models::SampleOptions so;
   so.steps = kSampleSteps;
@@ -186,23 +215,21 @@ void dumpModel(models::KOscModel& m, const std::string& name, const std::string&
                     {"guidance", std::to_string(kGuidance)},
                     {"solver", models::toString(so.solver)}};
   io::writeSafetensors(outDir + "/" + name + ".golden.safetensors", dump.tensors, meta);
-  // The model file as the trainer writes it (train/trainer.hpp kModelConfigKey), without optimizer.
-  io::saveCheckpoint<float>(outDir + "/" + name + ".model.safetensors", m, nullptr,
-                            {{kModelConfigKey, json::dump(cfg.toJson())}});
 }
 
 /// A tiny model of this kind (tests/kosc_testing.hpp), its per-bin input statistics measured on
 /// kStatsSounds training sounds after the batch's.
-void dumpKind(models::ModelKind kind, const std::string& outDir, std::uint64_t seed) {
-  const models::KOscModelConfig cfg = testing::tinyKOscConfig(kind);
+void dumpKind(models::ModelKind kind, models::EncoderKind encoder, const std::string& outDir, std::uint64_t seed) {
+  const models::KOscModelConfig cfg = testing::tinyKOscConfig(kind, encoder);
   Rng initRng = Rng(seed).fork(1);
   auto model = models::makeKOscModel(cfg, &initRng);
   synth::KOscStream<float> stream(cfg.k, cfg.variant, seed);
   audio::RealFft<float> fft(synth::KOscConstants::numSamples);
   Mat<float> statsFeatures;
   models::kOscFeatures<float>(stream.trainSounds(kBatch, kStatsSounds).signals, fft, statsFeatures);
-  require(model->fitInputStatistics(statsFeatures), "golden_dump: the model has no per-bin input statistics");
-  dumpModel(*model, models::toString(kind), outDir, seed, "");
+  model->fitInputStatistics(statsFeatures);  // the spectral-MLP encoder's per-bin statistics
+  const bool cnn = encoder == models::EncoderKind::Cnn;
+  dumpModel(*model, models::toString(kind) + (cnn ? "-cnn" : ""), outDir, seed, "");
 }
 
 /// A k-osc model file (e.g. a shipped model, models/*.safetensors), named after its file.
@@ -225,12 +252,15 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::uint64_t seed = 22;
-    std::vector<models::ModelKind> kinds;
+    std::vector<models::ModelKind> kinds, cnnKinds;
     std::vector<std::string> files;
     std::string outDir;
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (args[i] == "--seed" && i + 1 < args.size()) {
         seed = std::stoull(args[++i]);
+      } else if (args[i] == "--cnn" && i + 1 < args.size()) {
+        cnnKinds.push_back(models::parseModelKind(args[++i]));
+        require(cnnKinds.back() != models::ModelKind::Random, "golden_dump: 'random' has no weights to compare");
       } else if (args[i] == "--model" && i + 1 < args.size()) {
         files.push_back(args[++i]);
       } else if (outDir.empty()) {
@@ -241,13 +271,14 @@ int main(int argc, char** argv) {
       }
     }
     if (outDir.empty()) {
-      std::cerr << "usage: golden_dump OUT_DIR [--seed N] [KIND ...] [--model FILE ...]\n";
+      std::cerr << "usage: golden_dump OUT_DIR [--seed N] [KIND ...] [--cnn KIND ...] [--model FILE ...]\n";
       return 2;
     }
-    if (kinds.empty() && files.empty())
+    if (kinds.empty() && cnnKinds.empty() && files.empty())
       kinds = {models::ModelKind::CnfParam2Tok, models::ModelKind::CnfMlp,  models::ModelKind::FfnMse,
                models::ModelKind::CnfEquivariant, models::ModelKind::FfnSort, models::ModelKind::FfnChamfer};
-    for (auto k : kinds) dumpKind(k, outDir, seed);
+    for (auto k : kinds) dumpKind(k, models::EncoderKind::SpectralMlp, outDir, seed);
+    for (auto k : cnnKinds) dumpKind(k, models::EncoderKind::Cnn, outDir, seed);
     for (const auto& f : files) dumpFile(f, outDir, seed);
     return 0;
   } catch (const std::exception& e) {

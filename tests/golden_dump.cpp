@@ -1,7 +1,7 @@
-// golden_dump OUT_DIR [--seed N] [KIND ...] [--cnn KIND ...] [--model FILE ...]
+// golden_dump OUT_DIR [--seed N] [KIND ...] [--cnn KIND ...] [--alt KIND ...] [--model FILE ...]
 // Writes, for each k-osc model kind (default, when nothing is given: every kind with weights),
-// each kind given with --cnn (the same kind with the CNN encoder, named <kind>-cnn) and each
-// k-osc model file (e.g. the shipped models/kosc4-*.safetensors; named after the file,
+// each kind given with --cnn (the same kind with the CNN encoder, named <kind>-cnn) or --alt
+// (the other config choices, see flavorConfig; <kind>-alt) and each k-osc model file (e.g. the shipped models/kosc4-*.safetensors; named after the file,
 // metadata "source_model" = FILE, its own weights and input statistics), what
 // tests/golden_torch.py needs to pin a whole symflow model to PyTorch (issue 22, point 1):
 //
@@ -25,11 +25,12 @@
 //     sample/noise    (B, P)     flows: the sampler's x0 (replayed from a copy of its Rng)
 //     sample/x        (B, P)     KOscModel::predict: flows RK4, 4 steps, guidance 2 (metadata
 //                                "sample_steps", "guidance", "solver"); regressions the head
-//   Metadata also holds "kind", "source_model", "cfg_dropout", "seed". <name> is the kind or the
-//   model file's name without .safetensors.
+//   Metadata also holds "kind", "source_model", "cfg_dropout", "seed". <name> is the kind (with
+//   -cnn or -alt) or the model file's name without .safetensors.
 // A model of a KIND is tiny (tests/kosc_testing.hpp: k = 2, d 16, 2 DiT layers, the spectral-MLP
 // encoder with per-bin input statistics measured on 256 training sounds; with --cnn the paper's
-// CNN encoder at its fixed size, 1.5M weights), B = 8 sounds.
+// CNN encoder at its fixed size, 2.6M weights with the flow; with --alt the other config
+// choices), B = 8 sounds.
 // Run with OMP_NUM_THREADS=1; everything is seeded (--seed N, default 22), so the files are the
 // same on every run. Exit status 0, or 2 with one line on stderr.
 #include <algorithm>
@@ -37,6 +38,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kosc_testing.hpp"
@@ -217,10 +219,30 @@ void dumpModel(models::KOscModel& m, const std::string& name, const std::string&
   io::writeSafetensors(outDir + "/" + name + ".golden.safetensors", dump.tensors, meta);
 }
 
-/// A tiny model of this kind (tests/kosc_testing.hpp), its per-bin input statistics measured on
-/// kStatsSounds training sounds after the batch's.
-void dumpKind(models::ModelKind kind, models::EncoderKind encoder, const std::string& outDir, std::uint64_t seed) {
-  const models::KOscModelConfig cfg = testing::tinyKOscConfig(kind, encoder);
+/// The tiny model of a kind: Flavor::Tiny as tests/kosc_testing.hpp; Cnn with the CNN encoder;
+/// Alt with the other choices of the config (sinusoidal time encoding of width 8, 3 Param2Tok
+/// tokens for k = 2 with the random init and penalty weight 0.05, the per-sound input LayerNorm
+/// and a final LayerNorm in the spectral-MLP encoder, the asymmetric variant).
+enum class Flavor { Tiny, Cnn, Alt };
+models::KOscModelConfig flavorConfig(models::ModelKind kind, Flavor flavor) {
+  models::KOscModelConfig c = testing::tinyKOscConfig(
+      kind, flavor == Flavor::Cnn ? models::EncoderKind::Cnn : models::EncoderKind::SpectralMlp);
+  if (flavor == Flavor::Alt) {
+    c.dit.timeDim = 8;
+    c.tokens = 3;
+    c.p2tInit = nn::Param2TokInit::Random;
+    c.penaltyWeight = 0.05;
+    c.spectralInputNorm = nn::SpectralInputNorm::PerSound;
+    c.spectralFinalNorm = true;
+    c.variant = synth::KOscVariant::Asymmetric;
+  }
+  return c;
+}
+
+/// A tiny model of this kind and flavor, its per-bin input statistics (if any) measured on
+/// kStatsSounds training sounds after the batch's; named <kind>, <kind>-cnn or <kind>-alt.
+void dumpKind(models::ModelKind kind, Flavor flavor, const std::string& outDir, std::uint64_t seed) {
+  const models::KOscModelConfig cfg = flavorConfig(kind, flavor);
   Rng initRng = Rng(seed).fork(1);
   auto model = models::makeKOscModel(cfg, &initRng);
   synth::KOscStream<float> stream(cfg.k, cfg.variant, seed);
@@ -228,8 +250,8 @@ void dumpKind(models::ModelKind kind, models::EncoderKind encoder, const std::st
   Mat<float> statsFeatures;
   models::kOscFeatures<float>(stream.trainSounds(kBatch, kStatsSounds).signals, fft, statsFeatures);
   model->fitInputStatistics(statsFeatures);  // the spectral-MLP encoder's per-bin statistics
-  const bool cnn = encoder == models::EncoderKind::Cnn;
-  dumpModel(*model, models::toString(kind) + (cnn ? "-cnn" : ""), outDir, seed, "");
+  const char* suffix = flavor == Flavor::Cnn ? "-cnn" : flavor == Flavor::Alt ? "-alt" : "";
+  dumpModel(*model, models::toString(kind) + suffix, outDir, seed, "");
 }
 
 /// A k-osc model file (e.g. a shipped model, models/*.safetensors), named after its file.
@@ -252,33 +274,34 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::uint64_t seed = 22;
-    std::vector<models::ModelKind> kinds, cnnKinds;
+    std::vector<std::pair<models::ModelKind, Flavor>> kinds;
     std::vector<std::string> files;
     std::string outDir;
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (args[i] == "--seed" && i + 1 < args.size()) {
         seed = std::stoull(args[++i]);
-      } else if (args[i] == "--cnn" && i + 1 < args.size()) {
-        cnnKinds.push_back(models::parseModelKind(args[++i]));
-        require(cnnKinds.back() != models::ModelKind::Random, "golden_dump: 'random' has no weights to compare");
+      } else if ((args[i] == "--cnn" || args[i] == "--alt") && i + 1 < args.size()) {
+        const Flavor flavor = args[i] == "--cnn" ? Flavor::Cnn : Flavor::Alt;
+        kinds.emplace_back(models::parseModelKind(args[++i]), flavor);
       } else if (args[i] == "--model" && i + 1 < args.size()) {
         files.push_back(args[++i]);
       } else if (outDir.empty()) {
         outDir = args[i];
       } else {
-        kinds.push_back(models::parseModelKind(args[i]));
-        require(kinds.back() != models::ModelKind::Random, "golden_dump: 'random' has no weights to compare");
+        kinds.emplace_back(models::parseModelKind(args[i]), Flavor::Tiny);
       }
+      require(kinds.empty() || kinds.back().first != models::ModelKind::Random,
+              "golden_dump: 'random' has no weights to compare");
     }
     if (outDir.empty()) {
-      std::cerr << "usage: golden_dump OUT_DIR [--seed N] [KIND ...] [--cnn KIND ...] [--model FILE ...]\n";
+      std::cerr << "usage: golden_dump OUT_DIR [--seed N] [KIND ...] [--cnn KIND ...] [--alt KIND ...] [--model FILE ...]\n";
       return 2;
     }
-    if (kinds.empty() && cnnKinds.empty() && files.empty())
-      kinds = {models::ModelKind::CnfParam2Tok, models::ModelKind::CnfMlp,  models::ModelKind::FfnMse,
-               models::ModelKind::CnfEquivariant, models::ModelKind::FfnSort, models::ModelKind::FfnChamfer};
-    for (auto k : kinds) dumpKind(k, models::EncoderKind::SpectralMlp, outDir, seed);
-    for (auto k : cnnKinds) dumpKind(k, models::EncoderKind::Cnn, outDir, seed);
+    if (kinds.empty() && files.empty())
+      for (auto k : {models::ModelKind::CnfParam2Tok, models::ModelKind::CnfMlp, models::ModelKind::FfnMse,
+                     models::ModelKind::CnfEquivariant, models::ModelKind::FfnSort, models::ModelKind::FfnChamfer})
+        kinds.emplace_back(k, Flavor::Tiny);
+    for (const auto& [k, flavor] : kinds) dumpKind(k, flavor, outDir, seed);
     for (const auto& f : files) dumpFile(f, outDir, seed);
     return 0;
   } catch (const std::exception& e) {

@@ -37,10 +37,12 @@ permutation of the drawn noise and the permutation with the least total squared 
 (brute force over all 8! pairings), the drop mask holds both kinds of sounds.
 
   golden_torch.py test GOLDEN_DUMP_BIN SCRATCH_DIR [KIND ...] [--models DIR]
-        run the dump for the kinds (default: all six with the spectral-MLP encoder, and
-        cnf-param2tok-cnn, ffn-mse-cnn: <kind>-cnn is the kind with the CNN encoder) and for every
-        k-osc model file in DIR (the shipped models/: their own weights and input statistics),
-        then compare
+        run the dump for the kinds (default: all six with the spectral-MLP encoder,
+        cnf-param2tok-cnn, ffn-mse-cnn (<kind>-cnn: with the CNN encoder) and cnf-param2tok-alt,
+        cnf-mlp-alt (<kind>-alt: sinusoidal time, 3 Param2Tok tokens for k = 2, per-sound input
+        LayerNorm and final LayerNorm in the encoder, asymmetric variant)) and for every k-osc
+        model file in DIR (the shipped models/: their own weights and input statistics), then
+        compare
   golden_torch.py compare DIR [NAME ...]      compare dumps already in DIR (a kind or a file's name)
   golden_torch.py show MODEL.safetensors      load a model file, print its config and module
 
@@ -72,6 +74,7 @@ from torch_ref_transformer import DiTBlock  # noqa: E402
 
 KINDS = ["cnf-param2tok", "cnf-mlp", "ffn-mse", "cnf-equivariant", "ffn-sort", "ffn-chamfer"]
 CNN_KINDS = ["cnf-param2tok", "ffn-mse"]  # also run with the CNN encoder (dumps <kind>-cnn)
+ALT_KINDS = ["cnf-param2tok", "cnf-mlp"]  # and with golden_dump's other config choices (<kind>-alt)
 TOL = {"loss": 1e-5, "grad": 1e-4, "sample": 1e-4}
 NOISE_FACTOR = 10  # gradients, buffers, samples: also pass within 10x PyTorch float32's own error
 GRAD_FLOOR = 1e-3  # gradient errors relative to at least 1e-3 of the model's largest gradient entry
@@ -623,9 +626,9 @@ def compare(directory, kinds):  # kinds: dump names, a kind or a model file's na
           f"sample {TOL['sample']:g}):")
     print("\n".join(summary))
     if failed:
-        print(f"golden_torch: {len(failed)} of {len(kinds)} model kinds disagree with PyTorch: {', '.join(failed)}")
+        print(f"golden_torch: {len(failed)} of {len(kinds)} models disagree with PyTorch: {', '.join(failed)}")
         return 1
-    print(f"golden_torch: all {len(kinds)} model kinds match PyTorch")
+    print(f"golden_torch: all {len(kinds)} models match PyTorch")
     return 0
 
 
@@ -642,10 +645,11 @@ def main(argv):
                 path = os.path.abspath(os.path.join(folder, f))
                 if f.endswith(".safetensors") and model_task(path) == "kosc":
                     files.append(path)
-        names = rest or KINDS + [k + "-cnn" for k in CNN_KINDS]
+        names = rest or KINDS + [k + "-cnn" for k in CNN_KINDS] + [k + "-alt" for k in ALT_KINDS]
         args = []
         for n in names:
-            args += ["--cnn", n[: -len("-cnn")]] if n.endswith("-cnn") else [n]
+            flavor = n[-4:] if n[-4:] in ("-cnn", "-alt") else ""
+            args += ["-" + flavor, n[:-4]] if flavor else [n]
         os.makedirs(argv[2], exist_ok=True)
         start = time.time()
         subprocess.run([argv[1], argv[2], *args, *[a for f in files for a in ("--model", f)]], check=True)

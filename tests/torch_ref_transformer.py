@@ -10,6 +10,7 @@ symflow's d x (B n) matrix) is sin(1.3 j + 0.5); conditioning entry j of (B, dc)
 cos(0.9 j + 0.2). Prints the outputs in the same memory order, in double precision.
 
 Run: /usr/bin/python3 tests/torch_ref_transformer.py   (needs Debian's python3-torch)
+tests/golden_torch.py imports DiTBlock from here (importing sets no global torch state).
 """
 import math
 
@@ -17,10 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_default_dtype(torch.float64)
 
-
-class DiTBlock(nn.Module):  # copied structure of the peer's DiTBlock
+class DiTBlock(nn.Module):  # copied structure of the peer's DiTBlock; x (B, n, d), c (B, d)
     def __init__(self, d, heads, d_ff):
         super().__init__()
         self.norm1 = nn.LayerNorm(d)
@@ -59,6 +58,7 @@ def show(label, t):
 
 
 def main():
+    torch.set_default_dtype(torch.float64)
     d, heads, n, batch = 4, 2, 3, 2
     x = seq((batch, n, d), lambda j: math.sin(1.3 * j + 0.5))
 

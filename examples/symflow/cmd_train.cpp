@@ -25,7 +25,8 @@ struct TrainArgs {
   double cfgDropout = 0.1;
   bool noOt = false;
   std::string timeBudget;
-  std::string spectralNorm = "per-bin", p2tInit = "authors";
+  std::string spectralNorm = "per-bin", p2tInit = "mixed";
+  long p2tRegroup = -1;  // -1: auto (k-osc cnf-param2tok with the mixed init: at a fifth of --steps)
   bool spectralFinalNorm = false;
   double p2tPenalty = 0.01;
   long astWidth = 128, astLayers = 4, astHeads = 4, astFf = 256;
@@ -81,8 +82,21 @@ void sizeChecks(const TrainArgs& a) {
   }
 }
 
+/// --p2t-regroup: -1 (auto) regroups k-osc cnf-param2tok with the mixed init (the default) at a
+/// fifth of the run (the flow pairs the oscillators by then: docs/results.md, "Regrouping inside
+/// training"); with the authors' init A commits before the coupling exists, and the random init
+/// is the PyTorch peer's recipe (the equal-steps comparison), so neither regroups unless asked.
+long kOscRegroupStep(const TrainArgs& a, symflow::models::ModelKind kind, symflow::nn::Param2TokInit init) {
+  using namespace symflow;
+  require(a.p2tRegroup >= -1, "train: --p2t-regroup must be >= 0 (or -1: auto)");
+  if (a.p2tRegroup >= 0) return a.p2tRegroup;
+  if (kind != models::ModelKind::CnfParam2Tok || init != nn::Param2TokInit::Mixed) return 0;
+  return std::max(1L, a.opt.steps / 5);
+}
+
 symflow::train::TrainOptions trainOptions(const TrainArgs& a) {
   auto opt = a.opt;
+  opt.regroupAt = std::max(0L, a.p2tRegroup);  // k-osc resolves -1 (auto) itself
   opt.comm = symflow::cli::communicator();  // mpirun: data-parallel over the ranks
   opt.flow.cfgDropout = a.cfgDropout;
   opt.flow.otCoupling = !a.noOt;
@@ -113,11 +127,13 @@ void runKOsc(const TrainArgs& a, const Given& given) {
   cfg.spectralFinalNorm = a.spectralFinalNorm;
   cfg.p2tInit = cli::forOption("--p2t-init", [&] { return nn::parseParam2TokInit(a.p2tInit); });
   cfg.penaltyWeight = a.p2tPenalty;
+  auto opt = trainOptions(a);
+  opt.regroupAt = kOscRegroupStep(a, cfg.kind, cfg.p2tInit);
   cfg.dit.width = a.ditWidth;
   cfg.dit.layers = a.ditLayers;
   cfg.dit.heads = a.ditHeads;
   cfg.dit.ffDim = a.ditFf;
-  train::KOscTrainer trainer(cfg, trainOptions(a));
+  train::KOscTrainer trainer(cfg, opt);
   report(trainer, trainer.run());
 }
 
@@ -199,7 +215,8 @@ symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on 
       ->capture_default_str();
   app.add_flag("--spectral-final-norm", a->spectralFinalNorm, "spectral-mlp encoder: LayerNorm before its output Linear");
   app.add_option("--p2t-init", a->p2tInit,
-                 "Param2Tok init: authors (near-permutation-invariant), random (the PyTorch peer's) or mixed (random Z, near-uniform A)")
+                 "Param2Tok init: mixed (random Z, near-uniform A; with --p2t-regroup the k-osc default), authors "
+                 "(near-permutation-invariant) or random (the PyTorch peer's)")
       ->capture_default_str();
   app.add_option("--p2t-penalty", a->p2tPenalty, "Param2Tok: weight of the L1 penalty on the assignment")
       ->capture_default_str();
@@ -212,9 +229,10 @@ symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on 
   app.add_option("--p2t-hold", a->opt.assignHold,
                  "Param2Tok: the assignment stays frozen at its init in the first STEPS steps (0: off)")
       ->capture_default_str();
-  app.add_option("--p2t-regroup", a->opt.regroupAt,
+  app.add_option("--p2t-regroup", a->p2tRegroup,
                  "k-osc cnf-param2tok: before step STEPS, re-form the assignment from the coupling the flow has "
-                 "learned (token t reads f_t and the amplitude and shape most coupled to it; 0: off)")
+                 "learned (token t reads f_t and the amplitude and shape most coupled to it; 0: off; -1: at a "
+                 "fifth of --steps with --p2t-init mixed, else off)")
       ->capture_default_str();
   app.add_option("--attn-off", a->opt.attnOff,
                  "DiT models: tokens do not attend to each other in the first STEPS steps (each token is "

@@ -5,6 +5,7 @@
 # (`symflow eval`) and writes the card with the exact commands, budget, wall time and scores.
 #
 #   sh scripts/ship_models.sh [BUILD_DIR] [WORK_DIR]      (defaults: build, runs/ship)
+#   VARIANTS="symmetric" MODELS="p2t" sh scripts/ship_models.sh ...   (a subset; defaults: all four)
 #
 # Budget per model: 20000 steps x batch 256 (5.1M fly-rendered sounds), one thread. The models
 # are small on purpose (spectral-MLP encoder, DiT width 64): the folder stays a few MB and the
@@ -17,13 +18,15 @@ S="$BUILD/examples/symflow"
 [ -x "$S" ] || { echo "ship_models: $S not found; build first (sh scripts/test.sh)" >&2; exit 1; }
 mkdir -p "$WORK" models
 
-P2T="--model cnf-param2tok --encoder spectral-mlp --spectral-width 128 --embed-dim 64 --dit-width 64 --dit-layers 4 --dit-heads 4 --dit-ff 128"
+# the Param2Tok recipe of issue 19 (docs/results.md, "Regrouping inside training"): the mixed init, A
+# re-formed from the flow's coupling at a fifth of the run (the CLI's defaults, spelled out for the card)
+P2T="--model cnf-param2tok --encoder spectral-mlp --spectral-width 128 --embed-dim 64 --dit-width 64 --dit-layers 4 --dit-heads 4 --dit-ff 128 --p2t-init mixed --p2t-regroup 4000"
 FFN="--model ffn-mse --encoder spectral-mlp --spectral-width 128 --embed-dim 64 --head-width 128"
 COMMON="--task kosc --k 4 --steps 20000 --batch 256 --lr 1e-3 --warmup 200 --seed 0 --checkpoint-steps 2000 --quiet"
 EVAL="--n 2048 --solver rk4 --steps 100 --cfg 2 --seed 1"
 
-for v in symmetric asymmetric; do
-  for m in p2t ffn; do
+for v in ${VARIANTS:-symmetric asymmetric}; do
+  for m in ${MODELS:-p2t ffn}; do
     if [ $m = p2t ]; then ARGS=$P2T; else ARGS=$FFN; fi
     n=kosc4-$v-$m
     train="symflow train $ARGS --variant $v $COMMON --out $WORK/$n"
@@ -59,7 +62,10 @@ no optimizer state). Made by `scripts/ship_models.sh`; never edited by hand.
 - wall time: {trained.group(2) if trained else '?'} of training as reported by `symflow train`
   ({wall.group(1) + ' s' if wall else 'not measured'} for the whole command) on the 2-core AVX-512 dev machine,
   with other jobs running beside it
-- encoder: spectral MLP (log |rFFT|, LayerNorm, width 128, 2 residual blocks, 64-d embedding)
+- encoder: spectral MLP (log |rFFT|, each bin standardized with training statistics, width 128,
+  2 residual blocks, 64-d embedding)""" + (f"""
+- Param2Tok: mixed init; the assignment re-formed from the flow's coupling before step 4000
+  (`--p2t-regroup`; `symflow inspect --model models/{name}.safetensors` shows the grouping)""" if name.endswith("p2t") else "") + f"""
 
 ## Held-out scores
     {evalcmd}

@@ -303,6 +303,14 @@ TEST_CASE("k-osc data: on the producer thread or not, step s is sounds [s B + fi
         models::kOscFeatures<float>(b.signals, fft, want);
         CHECK(params == b.params);  // exactly: the same sounds, the same FFT
         CHECK(features == want);
+        // and kOscFeatures' inline magnitude is std::abs (hypotf) bit for bit
+        Mat<float> viaAbs(want.rows(), want.cols());
+        for (Index c = 0; c < want.cols(); ++c) {
+          Eigen::Map<Vec<float>>(fft.input(), fft.size()) = b.signals.col(c);
+          fft.execute();
+          for (Index i = 0; i < want.rows(); ++i) viaAbs(i, c) = std::abs(fft.output()[i]) * (1.0f / float(fft.size()));
+        }
+        CHECK(want == viaAbs);
       }
       CHECK_THROWS_WITH_AS(data.batch(8, features, params), doctest::Contains("step order"), Error);
     }

@@ -2,6 +2,7 @@
 //
 //   build-*/bench/bench_kosc --benchmark_filter=Render        signals/s at batch 1024
 //   build-*/bench/bench_kosc --benchmark_filter=Assignment    minibatch OT at n = 256, 1024
+//   build-*/bench/bench_kosc --benchmark_filter=TrainData     a training batch: synth vs features
 //
 // items_per_second is signals/s for the render and stream benchmarks, problems/s for the
 // assignment ones. Figures and the comparison with the numpy peer are in docs/kosc.md.
@@ -10,7 +11,9 @@
 #include <vector>
 
 #include "symflow/core/assignment.hpp"
+#include "symflow/audio/fft.hpp"
 #include "symflow/metrics/kosc.hpp"
+#include "symflow/models/kosc_model.hpp"
 #include "symflow/synth/kosc.hpp"
 
 using namespace symflow;
@@ -63,6 +66,33 @@ void BM_KOscStreamBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kBatch);
 }
 BENCHMARK(BM_KOscStreamBatch)->Arg(4)->Arg(32)->ArgName("k")->Unit(benchmark::kMillisecond);
+
+// Where a k-osc training batch's time goes (issue 21, point 6), at the batch of the small
+// regression runs (256 sounds, k = 4): part 0 the stream (sampling + synth), part 1 the
+// features alone (kOscFeatures: one 1024-point real FFT and |X| / n per sound, on signals
+// rendered once), part 2 both, as train::KOscTask::Renderer::render makes a batch.
+void BM_KOscTrainData(benchmark::State& state) {
+  const Index B = state.range(0);
+  const int part = int(state.range(1));
+  const synth::KOscStream<float> stream(4, synth::KOscVariant::Symmetric, 7);
+  audio::RealFft<float> fft(synth::KOscConstants::numSamples);
+  const auto fixed = stream.trainSounds(0, B);
+  Mat<float> features;
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    if (part == 1) {
+      models::kOscFeatures<float>(fixed.signals, fft, features);
+      benchmark::DoNotOptimize(features.data());
+      continue;
+    }
+    auto b = stream.trainSounds(std::uint64_t(B) * i++, B);
+    if (part == 2) models::kOscFeatures<float>(b.signals, fft, features);
+    benchmark::DoNotOptimize(b.signals.data());
+    benchmark::DoNotOptimize(features.data());
+  }
+  state.SetItemsProcessed(state.iterations() * B);
+}
+BENCHMARK(BM_KOscTrainData)->ArgsProduct({{256}, {0, 1, 2}})->ArgNames({"B", "part"})->Unit(benchmark::kMillisecond);
 
 // --- exact assignment (minibatch OT coupling) -------------------------------------------
 

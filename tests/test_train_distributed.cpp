@@ -6,7 +6,10 @@
 //     flow and regression models; OT coupling off, since it pairs within each rank's shard);
 //   - a run stopped on 2 ranks and resumed on 1 (or the reverse) ends where 1 rank ends;
 //   - only rank 0 writes: the logs have each step once;
-//   - a batch too small for the ranks is refused.
+//   - a batch too small for the ranks is refused;
+//   - the data thread (TrainOptions::dataThread, a BatchProducer) changes no batch: k-osc step s
+//     is sounds [s B + first, s B + last) of the stream either way, and training with it, without
+//     it or resumed across the switch gives the same weights bit for bit.
 // The real MPI path (mpirun -np 2 symflow train) is tests/mpi_train_test.sh.
 #include <doctest/doctest.h>
 
@@ -280,6 +283,69 @@ TEST_CASE("surge renderer: any range of a batch renders the same sounds as the w
     CHECK(diff <= 1e-4f);
   }
   CHECK(r.render(7, 4, 6).params != all.params);  // another step, other sounds
+}
+
+TEST_CASE("k-osc data: on the producer thread or not, step s is sounds [s B + first, s B + last) of the stream") {
+  const auto cfg = tinyKOsc(models::ModelKind::FfnMse);
+  auto o = options(freshDir("kdata"), 6, 10);
+  const synth::KOscStream<float> stream(cfg.k, cfg.variant, o.seed);
+  audio::RealFft<float> fft(synth::KOscConstants::numSamples);
+  for (bool thread : {true, false}) {
+    for (auto shard : {std::pair<Index, Index>{0, 6}, {2, 5}}) {
+      CAPTURE(thread);
+      CAPTURE(shard.first);
+      o.dataThread = thread;
+      train::KOscTask::Data data(cfg, o, /*firstStep=*/3, shard);
+      Mat<float> features, params, want;
+      for (long s = 3; s < 7; ++s) {
+        data.batch(s, features, params);
+        const auto b = stream.trainSounds(std::uint64_t(s * 6 + shard.first), shard.second - shard.first);
+        models::kOscFeatures<float>(b.signals, fft, want);
+        CHECK(params == b.params);  // exactly: the same sounds, the same FFT
+        CHECK(features == want);
+        // and kOscFeatures' inline magnitude is std::abs (hypotf) bit for bit
+        Mat<float> viaAbs(want.rows(), want.cols());
+        for (Index c = 0; c < want.cols(); ++c) {
+          Eigen::Map<Vec<float>>(fft.input(), fft.size()) = b.signals.col(c);
+          fft.execute();
+          for (Index i = 0; i < want.rows(); ++i) viaAbs(i, c) = std::abs(fft.output()[i]) * (1.0f / float(fft.size()));
+        }
+        CHECK(want == viaAbs);
+      }
+      CHECK_THROWS_WITH_AS(data.batch(8, features, params), doctest::Contains("step order"), Error);
+    }
+  }
+}
+
+TEST_CASE("data thread (--no-data-thread): the same weights bit for bit with or without it, resumed or not") {
+  const auto cfg = tinyKOsc(models::ModelKind::CnfParam2Tok);
+  auto runOnce = [&](const std::string& d, bool thread, long stopAfter, bool resume) {
+    auto o = options(d, 8, 5);
+    o.dataThread = thread;
+    o.stopAfter = stopAfter;
+    o.resume = resume;
+    return runRanks<train::KOscTrainer>(1, cfg, o);
+  };
+  const std::string on = freshDir("thread_on"), off = freshDir("thread_off"), mixed = freshDir("thread_mixed");
+  runOnce(on, true, -1, false);
+  runOnce(off, false, -1, false);
+  CHECK(runOnce(mixed, false, 2, false).step == 2);  // stopped on one thread, resumed with the producer
+  CHECK(runOnce(mixed, true, -1, true).step == 5);
+  const auto want = weightsOf(*train::loadKOscModel(train::checkpointPath(off)));
+  CHECK(weightsOf(*train::loadKOscModel(train::checkpointPath(on))) == want);
+  CHECK(weightsOf(*train::loadKOscModel(train::checkpointPath(mixed))) == want);
+  CHECK(csvColumn(train::TrainPaths::of(on).csvLog, 1) == csvColumn(train::TrainPaths::of(off).csvLog, 1));
+  // surge-simple takes the same switch
+  const auto scfg = testing::tinySurgeConfig(models::SurgeModelKind::Ffn);
+  const std::string son = freshDir("sthread_on"), soff = freshDir("sthread_off");
+  for (auto [d, thread] : {std::pair<std::string, bool>{son, true}, {soff, false}}) {
+    auto o = options(d, 4, 3);
+    o.dataThread = thread;
+    runRanks<train::SurgeTrainer>(1, scfg, o);
+  }
+  CHECK(weightsOf(*train::loadSurgeModel(train::checkpointPath(son))) ==
+        weightsOf(*train::loadSurgeModel(train::checkpointPath(soff))));
+  for (const auto& d : {on, off, mixed, son, soff}) std::filesystem::remove_all(d);
 }
 
 TEST_CASE("Param2Tok training knobs: the assignment's learning-rate factor and the penalty warm-up") {

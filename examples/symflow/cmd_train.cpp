@@ -24,6 +24,7 @@ struct TrainArgs {
   long tokens = 0, ditWidth = 128, ditLayers = 5, ditHeads = 4, ditFf = 256;
   double cfgDropout = 0.1;
   bool noOt = false;
+  bool noDataThread = false;
   std::string timeBudget;
   std::string spectralNorm = "per-bin", p2tInit = "mixed";
   long p2tRegroup = -1;  // -1: auto (k-osc cnf-param2tok with the mixed init: at a fifth of --steps)
@@ -100,6 +101,7 @@ symflow::train::TrainOptions trainOptions(const TrainArgs& a) {
   opt.comm = symflow::cli::communicator();  // mpirun: data-parallel over the ranks
   opt.flow.cfgDropout = a.cfgDropout;
   opt.flow.otCoupling = !a.noOt;
+  opt.dataThread = !a.noDataThread;
   if (!a.timeBudget.empty()) opt.timeBudgetSeconds = symflow::train::parseDuration(a.timeBudget, "train: --time-budget");
   return opt;
 }
@@ -273,6 +275,9 @@ symflow::cli::RegisterCommand reg("train", "Train a model on sounds rendered on 
   app.add_flag("--resume", a->opt.resume, "Continue from the checkpoint of --out (its model and settings win)");
   app.add_flag("--quiet", a->opt.quiet, "No progress output");
   app.add_option("--threads", a->threads, "OpenMP threads (0: default)");
+  app.add_flag("--no-data-thread", a->noDataThread,
+               "Render the training batches on the optimizer's thread instead of a producer thread beside it "
+               "(same batches; for one-thread timings)");
   app.add_option("--precision", a->precision,
                  "GEMM precision: fp32, bf16 (bfloat16 GEMM inputs, float32 accumulation and weights; needs a "
                  "build with oneDNN) or auto (bf16 when built with oneDNN and the CPU has native bf16)")

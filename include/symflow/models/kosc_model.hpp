@@ -230,6 +230,17 @@ void sampleFlow(Net& net, const Mat<float>& features, const SampleOptions& so, R
   }
 }
 
+/// |z| of a float bin: the sum of squares in double (exact: products of floats fit a double)
+/// and one square root, rounded to float, which is how glibc's hypotf (std::abs of a
+/// complex<float>) computes it, bit for bit (tests/test_train_distributed.cpp compares the
+/// features with std::abs), but inline, so the loop vectorizes: the library call cost more
+/// than the FFT (bench_kosc BM_KOscTrainData). Finite inputs (signals are). Double: std::abs.
+inline float kOscMagnitude(std::complex<float> z) {
+  const double re = z.real(), im = z.imag();
+  return float(std::sqrt(re * re + im * im));
+}
+inline double kOscMagnitude(std::complex<double> z) { return std::abs(z); }
+
 /// |rFFT(signal)| / n for each column: n x B -> (n/2 + 1) x B.
 template <class S>
 void kOscFeatures(const CMatRef<S>& signals, audio::RealFft<S>& fft, Mat<S>& features) {
@@ -241,7 +252,7 @@ void kOscFeatures(const CMatRef<S>& signals, audio::RealFft<S>& fft, Mat<S>& fea
     Eigen::Map<Vec<S>>(fft.input(), n) = signals.col(b);
     fft.execute();
     const auto* X = fft.output();
-    for (Index i = 0; i < bins; ++i) features(i, b) = std::abs(X[i]) * inv;
+    for (Index i = 0; i < bins; ++i) features(i, b) = kOscMagnitude(X[i]) * inv;
   }
 }
 

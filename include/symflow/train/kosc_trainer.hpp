@@ -2,9 +2,13 @@
 // `symflow train --task kosc`.
 //
 // Data: step s of the training stream is KOscStream(k, variant, seed).batch(s, batch) (sounds
-// s B .. s B + B - 1 of the seed's stream, rendered on the optimizer's thread: 1024 sounds take
-// about 1.3 ms at k = 4; a data-parallel rank renders only its shard of them), features
-// |rFFT| / 1024 of the signals (kOscFeatures). The held-out
+// s B .. s B + B - 1 of the seed's stream; a data-parallel rank renders only its shard of
+// them), features |rFFT| / 1024 of the signals (kOscFeatures). The FFTs cost more than the
+// synth (one 1024-point kissfft per sound), so batches are made on a train::BatchProducer
+// thread two steps ahead of the optimizer (TrainOptions::dataThread, `--no-data-thread` turns
+// it off and renders on the optimizer's thread); a batch is a function of (seed, s, shard)
+// alone, so the thread never changes the run, and a resumed run starts the producer at its
+// first step. The time the optimizer waits for a batch is logged (data_wait). The held-out
 // test set is drawn from its own generator (synth/kosc.hpp), never from the training stream.
 // Fresh start (prepare): a spectral-mlp model with per-bin input normalization gets its
 // statistics measured on kStatsSounds (4096, as the PyTorch peer) sounds of a stream of their
@@ -13,6 +17,7 @@
 #pragma once
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +27,7 @@
 #include "symflow/metrics/token_groups.hpp"
 #include "symflow/models/kosc_model.hpp"
 #include "symflow/synth/kosc.hpp"
+#include "symflow/train/batch_producer.hpp"
 #include "symflow/train/trainer.hpp"
 
 namespace symflow::train {
@@ -101,22 +107,60 @@ struct KOscTask {
            " " + (c.variant == synth::KOscVariant::Symmetric ? "symmetric" : "asymmetric");
   }
 
-  class Data {
+  /// One training batch (or a rank's shard of it): features kOscFeatures(signals), 513 x B,
+  /// and the raw labels, 3k x B.
+  struct Batch {
+    Mat<float> features, params;
+  };
+
+  /// Renders sounds [first, first + count) of a stream and their features. Holds an FFT plan:
+  /// one renderer per thread.
+  class Renderer {
    public:
-    Data(const Config& c, const TrainOptions& o, long, std::pair<Index, Index> shard)
-        : stream_(c.k, c.variant, o.seed), fft_(synth::KOscConstants::numSamples), batch_(o.batch), shard_(shard) {}
-    void batch(long step, Mat<float>& features, Mat<float>& params) {
-      auto b = stream_.trainSounds(std::uint64_t(step) * std::uint64_t(batch_) + std::uint64_t(shard_.first),
-                                   shard_.second - shard_.first);
-      models::kOscFeatures<float>(b.signals, fft_, features);
-      params = std::move(b.params);
+    Renderer(const Config& c, std::uint64_t seed)
+        : stream_(c.k, c.variant, seed), fft_(synth::KOscConstants::numSamples) {}
+    Batch render(std::uint64_t first, Index count) {
+      auto b = stream_.trainSounds(first, count);
+      Batch out;
+      models::kOscFeatures<float>(b.signals, fft_, out.features);
+      out.params = std::move(b.params);
+      return out;
     }
 
    private:
     synth::KOscStream<float> stream_;
     audio::RealFft<float> fft_;
+  };
+
+  /// Step s is sounds [s B + shard.first, s B + shard.second) of the seed's stream, rendered
+  /// on a BatchProducer thread two batches ahead of the optimizer (TrainOptions::dataThread),
+  /// else on the caller's thread when batch() is called. Both give the same batches.
+  class Data {
+   public:
+    Data(const Config& c, const TrainOptions& o, long firstStep, std::pair<Index, Index> shard)
+        : renderer_(std::make_shared<Renderer>(c, o.seed)), batch_(o.batch), shard_(shard), next_(firstStep) {
+      if (o.dataThread)
+        producer_.emplace([r = renderer_, B = batch_, shard](std::int64_t s) { return render(*r, B, shard, s); },
+                          firstStep, 2);
+    }
+    void batch(long step, Mat<float>& features, Mat<float>& params) {
+      require(step == next_, "KOscTask::Data: batches must be taken in step order");
+      ++next_;
+      Batch b = producer_ ? producer_->next() : render(*renderer_, batch_, shard_, step);
+      features = std::move(b.features);
+      params = std::move(b.params);
+    }
+
+   private:
+    static Batch render(Renderer& r, Index B, std::pair<Index, Index> shard, std::int64_t step) {
+      return r.render(std::uint64_t(step) * std::uint64_t(B) + std::uint64_t(shard.first), shard.second - shard.first);
+    }
+
+    std::shared_ptr<Renderer> renderer_;  // used by the producer thread only, when there is one
     Index batch_;
     std::pair<Index, Index> shard_;  // sounds [first, second) of each batch
+    long next_;
+    std::optional<BatchProducer<Batch>> producer_;  // last: its thread stops before the rest goes
   };
 };
 

@@ -8,7 +8,8 @@
 // Data: step s is SurgeBatchRenderer::render(seed, s, batch) (models/surge_model.hpp: random
 //   patches, sound g from Rng(seed).fork(kDataDomain).fork(s).fork(g), loudness floor, log-mel
 //   features; a data-parallel rank renders only the sounds of its shard), made
-//   on a train::BatchProducer thread two batches ahead of the optimizer. The batch content is a
+//   on a train::BatchProducer thread two batches ahead of the optimizer (TrainOptions::dataThread;
+//   `--no-data-thread`: on the optimizer's thread instead). The batch content is a
 //   function of (seed, s) alone, so threads never change the run; the time the optimizer waits
 //   for a batch is logged (data_wait: fraction of the run's wall time).
 // Test set: models::SurgeTestSet, a separate generator domain the training stream never uses.
@@ -72,24 +73,27 @@ struct SurgeTask {
 
   class Data {
    public:
-    Data(const Config& c, const TrainOptions& o, long firstStep, std::pair<Index, Index> shard) : next_(firstStep) {
-      auto renderer = std::make_shared<models::SurgeBatchRenderer>(c);
-      const std::uint64_t seed = o.seed;
-      producer_.emplace(
-          [renderer, seed, shard](std::int64_t s) { return renderer->render(seed, s, shard.first, shard.second); },
-          firstStep, 2);
+    Data(const Config& c, const TrainOptions& o, long firstStep, std::pair<Index, Index> shard)
+        : renderer_(std::make_shared<models::SurgeBatchRenderer>(c)), seed_(o.seed), shard_(shard), next_(firstStep) {
+      if (o.dataThread)
+        producer_.emplace([r = renderer_, seed = seed_, shard](std::int64_t s) {
+          return r->render(seed, s, shard.first, shard.second);
+        }, firstStep, 2);
     }
     void batch(long step, Mat<float>& features, Mat<float>& params) {
       require(step == next_, "SurgeTask::Data: batches must be taken in step order");
       ++next_;
-      auto b = producer_->next();
+      auto b = producer_ ? producer_->next() : renderer_->render(seed_, step, shard_.first, shard_.second);
       features = std::move(b.features);
       params = std::move(b.params);
     }
 
    private:
+    std::shared_ptr<models::SurgeBatchRenderer> renderer_;  // the producer thread's only, when there is one
+    std::uint64_t seed_;
+    std::pair<Index, Index> shard_;
     long next_;
-    std::optional<BatchProducer<models::SurgeBatch>> producer_;
+    std::optional<BatchProducer<models::SurgeBatch>> producer_;  // last: its thread stops first
   };
 };
 

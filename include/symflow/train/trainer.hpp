@@ -18,7 +18,9 @@
 //                                            sounds [shard.first, shard.second) of batch `step`
 //                                            of the training stream (the whole batch on one
 //                                            process): a function of (seed, step, shard) only,
-//                                            called for consecutive steps
+//                                            called for consecutive steps; with
+//                                            TrainOptions::dataThread it may render ahead on a
+//                                            thread of its own (BatchProducer), same content
 //
 // Every step s (0-based) is a pure function of (seed, s) and the state before it:
 //   data:     Task::Data::batch(s)                              (training stream)
@@ -132,6 +134,9 @@ struct TrainOptions {
   bool resume = false;
   bool quiet = false;
   models::FlowTrainOptions flow{};
+  bool dataThread = true;    // render training batches on a producer thread beside the optimizer
+                             // (Task::Data, train/batch_producer.hpp); false: on the optimizer's
+                             // thread. Never changes a batch, only which thread makes it.
   Communicator* comm = nullptr;  // data-parallel ranks (train/distributed.hpp); nullptr: alone
 };
 
